@@ -184,6 +184,8 @@ def build_message(spec, index=None, default_sender=None, max_size=GMAIL_MAX_SIZE
     html = _text(spec.get("html_body"), prefix + "html_body")
     charset = _text(spec.get("charset"), prefix + "charset") or "utf-8"
     dedupe_key = _text(spec.get("dedupe_key"), prefix + "dedupe_key")
+    if dedupe_key:
+        check_no_crlf(dedupe_key, prefix + "dedupe_key")
 
     msg = EmailMessage(policy=SMTP)
     msg["From"] = _mime_address(*sender)

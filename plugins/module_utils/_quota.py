@@ -1,0 +1,127 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Rolling 24 h send counter and dedupe keys, per account, in a 0600 JSON state file.
+
+Sending reserves quota under an exclusive fcntl lock (so parallel forks sending for the same
+account cannot both pass the check), then releases the reservations of messages that were not
+delivered. The state is rewritten by write-to-temp + rename while the lock is held.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import tempfile
+import time
+
+DAY = 86400
+DEFAULT_DIR = "~/.ansible/mailops_gmail"
+
+
+class QuotaError(Exception):
+    """State file problems and quota refusals; the text names the parameter and the fix."""
+
+
+def state_path(directory, account):
+    safe = re.sub(r"[^A-Za-z0-9@._-]", "_", account)
+    return os.path.join(os.path.expanduser(directory or DEFAULT_DIR), f"quota-{safe}.json")
+
+
+class QuotaState:
+    """Use as a context manager: the lock is held and the state loaded inside ``with``."""
+
+    def __init__(self, path, limit, window=DAY, now=None, readonly=False):
+        self.path = path
+        self.limit = limit
+        self.window = window
+        self.now = now if now is not None else time.time()
+        self.readonly = readonly
+        self.sent = []  # [timestamp, message_id]
+        self.dedupe = {}  # key -> [timestamp, message_id]
+        self._lock = None
+        self._dirty = False
+
+    def __enter__(self):
+        directory = os.path.dirname(self.path)
+        try:
+            if not self.readonly:
+                os.makedirs(directory, mode=0o700, exist_ok=True)
+                self._lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._lock, fcntl.LOCK_EX)
+                if not os.access(directory, os.W_OK):
+                    raise PermissionError(13, "Permission denied", directory)
+            self._load()
+        except OSError as exc:
+            self._unlock()
+            raise QuotaError(f"quota_dir: cannot use the quota state file {self.path}: {exc.strerror or exc}; "
+                             "set quota_dir to a directory the module's user can write") from None
+        return self
+
+    def _load(self):
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                data = json.load(handle)
+        except FileNotFoundError:
+            return
+        except ValueError:
+            data = {}  # a corrupt file must not block mail forever; it is rewritten on save
+        cutoff = self.now - self.window
+        self.sent = [e for e in data.get("sent", []) if e[0] > cutoff]
+        self.dedupe = dict(data.get("dedupe", {}))
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self._dirty and not self.readonly:
+                self._save()
+        finally:
+            self._unlock()
+
+    def _unlock(self):
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+    def _save(self):
+        directory = os.path.dirname(self.path)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".quota-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"sent": self.sent, "dedupe": self.dedupe}, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            os.unlink(tmp)
+            raise QuotaError(f"quota_dir: cannot write {self.path}: {exc.strerror or exc}") from None
+
+    @property
+    def used(self):
+        return len(self.sent)
+
+    @property
+    def left(self):
+        return max(0, self.limit - self.used) if self.limit else None
+
+    def is_duplicate(self, key, window):
+        entry = self.dedupe.get(key)
+        return bool(entry) and entry[0] > self.now - window
+
+    def reserve(self, message_id, dedupe_key=None):
+        self.sent.append([self.now, message_id])
+        if dedupe_key:
+            self.dedupe[dedupe_key] = [self.now, message_id]
+        self._dirty = True
+
+    def release(self, message_id, dedupe_key=None):
+        """Give back the reservation of a message that was not delivered."""
+        self.sent = [e for e in self.sent if e[1] != message_id]
+        if dedupe_key and self.dedupe.get(dedupe_key, [0, None])[1] == message_id:
+            del self.dedupe[dedupe_key]
+        self._dirty = True
+
+    def prune_dedupe(self, max_window):
+        cutoff = self.now - max_window
+        self.dedupe = {k: v for k, v in self.dedupe.items() if v[0] > cutoff}

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Atomic .eml spool for messages that could not be delivered.
+
+Each file is the message as it would go on the wire, preceded by ``X-Mailops-Envelope-*``
+header lines that carry the SMTP envelope (they are stripped again before sending). The file
+is written to a temporary name, fsynced, renamed into place and the directory fsynced, so a
+crash leaves either the whole message or nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+_FROM = b"X-Mailops-Envelope-From: "
+_TO = b"X-Mailops-Envelope-To: "
+_KEY = b"X-Mailops-Dedupe-Key: "
+
+
+class SpoolError(Exception):
+    pass
+
+
+def _prepare_dir(spool_dir):
+    path = os.path.expanduser(spool_dir)
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise SpoolError(f"spool_dir: cannot create {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def write(spool_dir, raw, sender, recipients, message_id, dedupe_key=None):
+    """Spool one message; returns the final path."""
+    path = _prepare_dir(spool_dir)
+    envelope = _FROM + sender.encode("ascii") + b"\r\n"
+    envelope += b"".join(_TO + r.encode("ascii") + b"\r\n" for r in recipients)
+    if dedupe_key:
+        envelope += _KEY + dedupe_key.encode("utf-8") + b"\r\n"
+    stem = message_id.strip("<>").replace("/", "_")
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{stem}.eml"
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=".eml")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(envelope + raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        final = os.path.join(path, name)
+        os.replace(tmp, final)
+        dir_fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        raise SpoolError(f"spool_dir: cannot write to {path}: {exc.strerror or exc}") from None
+    return final
+
+
+def entries(spool_dir):
+    """Spooled files, oldest first (temporary files of an interrupted write are ignored)."""
+    path = os.path.expanduser(spool_dir)
+    if not os.path.isdir(path):
+        return []
+    return sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".eml") and not n.startswith("."))
+
+
+def load(path):
+    """Return (envelope dict, raw message bytes without the envelope lines)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    envelope = {"sender": None, "recipients": [], "dedupe_key": None, "path": path}
+    while True:
+        line, sep, rest = data.partition(b"\r\n")
+        if line.startswith(_FROM):
+            envelope["sender"] = line[len(_FROM):].decode("ascii")
+        elif line.startswith(_TO):
+            envelope["recipients"].append(line[len(_TO):].decode("ascii"))
+        elif line.startswith(_KEY):
+            envelope["dedupe_key"] = line[len(_KEY):].decode("utf-8")
+        else:
+            break
+        data = rest
+    if not envelope["sender"] or not envelope["recipients"]:
+        raise SpoolError(f"{path} has no X-Mailops-Envelope-From/-To lines; it was not written by this module")
+    for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
+        if line.lower().startswith(b"message-id:"):
+            envelope["message_id"] = line.split(b":", 1)[1].strip().decode("ascii")
+    return envelope, data
+
+
+def remove(path):
+    os.unlink(path)
