@@ -1,0 +1,265 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Submitter against an in-process fake SMTP server: pipelining, retries, unknown delivery, quota stop."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
+from ansible_collections.mailops.gmail.plugins.module_utils._message import build_message
+from ansible_collections.mailops.gmail.plugins.module_utils._submission import Submitter, backoff, stuff
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply
+
+
+def reply(text):
+    code, _, rest = text.partition(" ")
+    enhanced = rest.split(" ")[0] if rest[:1].isdigit() else None
+    return Reply(int(code), [rest], enhanced)
+
+
+class FakeServer:
+    """Counts what a real server would see. faults: {(stage, nth): 'drop' | 'silent' | 'NNN text'}."""
+
+    def __init__(self, pipelining=True, size=None, faults=None):
+        self.pipelining, self.size, self.faults = pipelining, size, dict(faults or {})
+        self.connections = self.auths = 0
+        self.counts = {}
+        self.delivered = []  # (message-id line, recipients)
+
+    def fault(self, stage):
+        self.counts[stage] = self.counts.get(stage, 0) + 1
+        return self.faults.pop((stage, self.counts[stage]), None)
+
+
+class FakeClient:
+    def __init__(self, server):
+        self.server, self.round_trips, self.replies, self.awaiting = server, 0, [], False
+        self.dead, self.in_data, self.data, self.rcpts = False, False, b"", []
+        self.closing = self.mail_ok = False
+        self.extensions = {}
+
+    def _check(self, stage):
+        f = self.server.fault(stage)
+        if f in ("drop", "silent"):
+            self.dead = True
+            return None
+        return reply(f) if f else None
+
+    def connect(self):
+        self.server.connections += 1
+        f = self._check("connect")
+        if self.dead or f:
+            raise GmailError.of(f or EOFError(), "fake:587", "greeting")
+        self.extensions = {"AUTH": "PLAIN", **({"PIPELINING": ""} if self.server.pipelining else {}),
+                           **({"SIZE": str(self.server.size)} if self.server.size else {})}
+
+    def authenticate(self, username, password=None, access_token=None):
+        self.server.auths += 1
+        f = self._check("auth")
+        if f:
+            raise GmailError.of(f, "fake:587", "auth")
+
+    def command(self, line):
+        self.send_raw(line.encode() + b"\r\n")
+        return self.read_reply()
+
+    def send_raw(self, data):
+        if self.dead:
+            raise GmailError.of(BrokenPipeError(), "fake:587", "mail")
+        self.awaiting = True
+        if self.in_data:
+            self.data += data
+            if self.data.endswith(b"\r\n.\r\n"):
+                self.in_data = False
+                f = self._check("eom")
+                if f is None and not self.dead:
+                    mid = [x for x in self.data.split(b"\r\n") if x.lower().startswith(b"message-id")][0]
+                    self.server.delivered.append((mid, list(self.rcpts)))
+                self.replies.append(f or reply("250 2.0.0 OK"))
+            return
+        for line in data.decode().split("\r\n")[:-1]:
+            if self.closing:
+                return
+            verb = line.split(":")[0].split(" ")[0].upper()
+            stage = {"MAIL": "mail", "RCPT": "rcpt", "DATA": "data"}.get(verb, "other")
+            f = self._check(stage)
+            self.closing = bool(f) and f.code == 421
+            if verb == "MAIL":
+                self.rcpts, self.mail_ok = [], f is None
+            elif verb in ("RCPT", "DATA") and not self.mail_ok:
+                f = f or reply("503 5.5.1 MAIL first")
+            elif verb == "RSET":
+                self.mail_ok = False
+            if verb == "RCPT" and f is None:
+                self.rcpts.append(line.split("<")[1].rstrip(">"))
+            if verb == "DATA" and f is None:
+                if not self.rcpts:
+                    f = reply("554 5.5.1 No valid recipients")
+                else:
+                    self.in_data, self.data = True, b""
+            self.replies.append(f or reply("354 Go ahead" if verb == "DATA" else "250 2.1.0 OK"))
+
+    def read_reply(self):
+        if self.awaiting:
+            self.round_trips += 1
+            self.awaiting = False
+        if self.dead or not self.replies:
+            raise GmailError.of(EOFError(), "fake:587", "data")
+        return self.replies.pop(0)
+
+    def quit(self):
+        self.close()
+
+    def close(self):
+        self.dead = True
+
+
+def batch(n, **extra):
+    out = []
+    for i in range(n):
+        out += build_message(dict(to=f"r{i}@example.com", subject=f"m{i}", body="x", **extra), index=i,
+                             default_sender="ops.alerts@gmail.com")
+    return out
+
+
+def submitter(server, **kw):
+    sleeps = []
+    sub = Submitter(lambda: FakeClient(server), {"username": "ops.alerts@gmail.com", "password": "pw"},
+                    endpoint="fake:587", sleep=sleeps.append, **kw)
+    return sub, sleeps
+
+
+@pytest.mark.parametrize("pipelining, per_message", [(True, 2), (False, 4)])
+def test_round_trips_one_session(pipelining, per_message):
+    server = FakeServer(pipelining=pipelining)
+    sub, _ = submitter(server)
+    results = sub.send_all(batch(10))
+    assert [r["status"] for r in results] == ["sent"] * 10
+    assert (server.connections, server.auths, sub.connections, sub.auths) == (1, 1, 1, 1)
+    assert sub.round_trips == 10 * per_message
+    assert len(server.delivered) == 10
+
+
+def test_421_at_mail_for_third_message_is_retried_once_without_duplicates():
+    server = FakeServer(faults={("mail", 3): "421 4.7.0 Try again later, closing connection"})
+    sub, sleeps = submitter(server, retry_delay=0.5)
+    results = sub.send_all(batch(10))
+    assert [r["status"] for r in results] == ["sent"] * 10
+    assert results[2]["attempts"] == 2 and sleeps == [0.5]
+    ids = [mid for mid, _ in server.delivered]
+    assert len(ids) == 10 and len(set(ids)) == 10
+    assert (sub.connections, sub.auths) == (2, 2)  # 421 closes the session: reconnect and AUTH again
+
+
+def test_451_keeps_the_session():
+    server = FakeServer(faults={("mail", 1): "451 4.3.0 Local error"})
+    sub, _ = submitter(server)
+    [res] = sub.send_all(batch(1))
+    assert res["status"] == "sent" and sub.connections == 1
+
+
+def test_454_at_auth_then_success():
+    server = FakeServer(faults={("auth", 1): "454 4.7.0 Too many login attempts, please try again later"})
+    sub, sleeps = submitter(server)
+    [res] = sub.send_all(batch(1))
+    assert res["status"] == "sent" and (sub.connections, sub.auths) == (2, 2) and sleeps == [1.0]
+
+
+def test_535_fails_at_once_with_one_auth_and_stops_the_batch():
+    server = FakeServer(faults={("auth", 1): "535 5.7.8 Username and Password not accepted"})
+    sub, sleeps = submitter(server)
+    results = sub.send_all(batch(3))
+    assert [r["status"] for r in results] == ["failed"] * 3
+    assert server.auths == 1 and sleeps == [] and server.delivered == []
+    assert results[0]["error"]["code"] == 535 and results[0]["error"]["category"] == "auth"
+    assert results[1]["error"]["message"].startswith("Not attempted: ")
+
+
+def test_drop_after_final_dot_is_unknown_and_not_resent():
+    server = FakeServer(faults={("eom", 1): "drop"})
+    sub, _ = submitter(server)
+    results = sub.send_all(batch(2))
+    assert [r["status"] for r in results] == ["unknown", "sent"]
+    assert "Delivery unknown" in results[0]["error"]["message"]
+    assert server.counts["eom"] == 2  # the first message was not sent again
+
+
+def test_retry_unknown_resends_same_message_id():
+    server = FakeServer(faults={("eom", 1): "drop"})
+    sub, _ = submitter(server, retry_unknown=True)
+    msgs = batch(1)
+    [res] = sub.send_all(msgs)
+    assert res["status"] == "sent" and server.counts["eom"] == 2
+    assert server.delivered[0][0].decode().endswith(msgs[0].message_id)
+
+
+def test_drop_before_data_is_retried():
+    server = FakeServer(faults={("rcpt", 1): "drop"})
+    sub, _ = submitter(server)
+    [res] = sub.send_all(batch(1))
+    assert res["status"] == "sent" and len(server.delivered) == 1 and sub.connections == 2
+
+
+def test_5xx_is_never_retried_and_batch_continues():
+    server = FakeServer(faults={("rcpt", 1): "550 5.1.1 The email account that you tried to reach does not exist"})
+    sub, sleeps = submitter(server)
+    results = sub.send_all(batch(2))
+    assert [r["status"] for r in results] == ["failed", "sent"] and sleeps == []
+    assert "5.1.1" in results[0]["refused"]["r0@example.com"]
+
+
+def test_partial_refusal_reports_both_lists():
+    server = FakeServer(faults={("rcpt", 2): "550 5.1.1 No such user"})
+    sub, _ = submitter(server)
+    [msg] = build_message({"to": ["a@example.com", "b@example.com"], "body": "x"}, default_sender="s@gmail.com")
+    [res] = sub.send_all([msg])
+    assert res["status"] == "sent" and res["accepted"] == ["a@example.com"] and list(res["refused"]) == ["b@example.com"]
+
+
+def test_temporary_recipient_refusal_is_retried_for_that_recipient_only():
+    server = FakeServer(faults={("rcpt", 2): "450 4.2.1 Mailbox busy"})
+    sub, _ = submitter(server)
+    [msg] = build_message({"to": ["a@example.com", "b@example.com"], "body": "x"}, default_sender="s@gmail.com")
+    [res] = sub.send_all([msg])
+    assert res["status"] == "sent" and res["accepted"] == ["a@example.com", "b@example.com"]
+    assert [r for _, r in server.delivered] == [["a@example.com"], ["b@example.com"]]
+
+
+def test_server_quota_stops_the_batch():
+    server = FakeServer(faults={("mail", 2): "550 5.4.5 Daily user sending limit exceeded"})
+    sub, sleeps = submitter(server)
+    results = sub.send_all(batch(4))
+    assert [r["status"] for r in results] == ["sent", "failed", "failed", "failed"]
+    assert results[1]["error"]["category"] == "quota" and sleeps == []
+    assert results[3]["error"]["message"].startswith("Not attempted")
+    assert server.counts["mail"] == 2
+
+
+def test_retries_are_bounded():
+    faults = {("mail", n): "451 4.3.0 busy" for n in range(1, 10)}
+    server = FakeServer(faults=faults)
+    sub, sleeps = submitter(server, retries=3, retry_delay=1, max_delay=3)
+    [res] = sub.send_all(batch(1))
+    assert res["status"] == "failed" and res["attempts"] == 4 and sleeps == [1, 2, 3]
+    assert res["error"]["temporary"] and res["pending"] == ["r0@example.com"]
+
+
+def test_unreachable_server_stops_after_retries():
+    server = FakeServer(faults={("connect", n): "drop" for n in range(1, 10)})
+    sub, sleeps = submitter(server, retries=1)
+    results = sub.send_all(batch(3))
+    assert server.connections == 2 and len(sleeps) == 1
+    assert all(r["status"] == "failed" for r in results)
+
+
+def test_message_over_server_size_is_not_sent():
+    server = FakeServer(size=100)
+    sub, _ = submitter(server)
+    [res] = sub.send_all(batch(1))
+    assert res["status"] == "failed" and res["error"]["category"] == "size" and server.counts.get("mail") is None
+
+
+def test_backoff_and_dot_stuffing():
+    assert [backoff(n, 1, 5) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    assert stuff(b"a\r\n.b\r\n..c") == b"a\r\n..b\r\n...c\r\n.\r\n"
