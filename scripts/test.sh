@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make test`: set the machine up, then run every stage in order and stop at the first red one.
+# Ends with one summary line: "<N> passed, <M> failed" (pytest tests + molecule scenarios).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+export PYTHONUNBUFFERED=1
+start=$(date +%s)
+times=()
+passed=0
+counts=tests/output/counts
+
+banner() { printf '\n==================== %s ====================\n' "$*"; }
+finish() {
+  banner "stage times"
+  printf '  %s\n' "${times[@]}"
+  echo "  total: $(( $(date +%s) - start ))s"
+  echo "$passed passed, $1 failed"
+  [ "$1" -eq 0 ]
+  exit
+}
+# Run one stage. Stages that count tests write "<passed> <failed>" to $counts.
+stage() {
+  local name=$1 t0 rc p=0 f=0
+  shift
+  banner "stage: $name"
+  rm -f "$counts"
+  t0=$(date +%s)
+  "$@" && rc=0 || rc=$?
+  times+=("$name: $(( $(date +%s) - t0 ))s")
+  [ -f "$counts" ] && read -r p f <"$counts"
+  passed=$(( passed + p ))
+  if [ "$rc" -ne 0 ]; then
+    banner "FAILED at stage $name (exit $rc)"
+    finish $(( f > 0 ? f : 1 ))
+  fi
+}
+# pytest's own counts from its JUnit report.
+# shellcheck disable=SC2317  # called through stage()
+pytest_stage() {
+  local rc
+  rm -f tests/output/junit/pytest.xml
+  make -s pytest PYTEST_ARGS="${PYTEST_ARGS:-}" && rc=0 || rc=$?
+  [ -f tests/output/junit/pytest.xml ] && .venv/bin/python - >"$counts" <<'PY'
+import xml.etree.ElementTree as ET
+r = ET.parse("tests/output/junit/pytest.xml").getroot()
+s = r if r.tag == "testsuite" else r.find("testsuite")
+bad = sum(int(s.get(k, 0)) for k in ("failures", "errors"))
+print(int(s.get("tests")) - bad - int(s.get("skipped", 0)), bad)
+PY
+  return "$rc"
+}
+
+mkdir -p tests/output
+stage setup make -s setup venv collection
+stage images scripts/images.sh --needed
+stage lint make -s lint
+stage sanity make -s sanity
+stage pytest pytest_stage
+stage molecule make -s molecule MOLECULE_COUNTS="$counts"
+finish 0
