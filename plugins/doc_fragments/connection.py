@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Connection to Gmail's SMTP submission service; matches connection_argument_spec() in
+    # plugins/module_utils/_credentials.py.
+    DOCUMENTATION = r"""
+options:
+  username:
+    description:
+      - The full address of the Gmail or Google Workspace account, for example V(ops.alerts@gmail.com).
+    type: str
+    required: true
+  password:
+    description:
+      - An app password of the account (16 letters; spaces as Google shows them are accepted).
+      - The account password is refused by Gmail when 2-Step Verification is on (534 5.7.9).
+      - Mutually exclusive with O(access_token) and O(oauth); one of the three is required.
+    type: str
+  access_token:
+    description:
+      - An OAuth 2.0 access token with the scope V(https://mail.google.com/), used with SASL XOAUTH2.
+      - Access tokens live about one hour; see the P(mailops.gmail.access_token#lookup) lookup.
+      - Mutually exclusive with O(password) and O(oauth).
+    type: str
+  oauth:
+    description:
+      - OAuth 2.0 client and refresh token; a fresh access token is fetched from O(oauth.token_uri) on the target.
+      - Mutually exclusive with O(password) and O(access_token).
+    type: dict
+    suboptions:
+      client_id:
+        description: The OAuth client ID (V(....apps.googleusercontent.com)).
+        type: str
+        required: true
+      client_secret:
+        description: The OAuth client secret.
+        type: str
+        required: true
+      refresh_token:
+        description:
+          - The refresh token of the grant.
+          - Refresh tokens of OAuth apps in "Testing" status expire after 7 days.
+        type: str
+        required: true
+      token_uri:
+        description: The token endpoint; must be an C(https://) URL.
+        type: str
+        default: https://oauth2.googleapis.com/token
+  host:
+    description: The SMTP submission server.
+    type: str
+    default: smtp.gmail.com
+  port:
+    description:
+      - The SMTP port, V(587) (STARTTLS) or V(465) (implicit TLS).
+    type: int
+    default: 587
+  security:
+    description:
+      - V(starttls) connects in plaintext and upgrades with STARTTLS before anything else; without
+        STARTTLS on offer the connection is refused, never continued in plaintext.
+      - V(tls) speaks TLS from the first byte.
+      - When omitted it follows O(port) (587 means V(starttls), 465 means V(tls)); other ports need it stated.
+        Port 465 with V(starttls) and port 587 with V(tls) are refused.
+    type: str
+    choices: [starttls, tls]
+  ca_file:
+    description:
+      - A PEM bundle of CA certificates to verify the servers against, instead of the system store.
+      - Certificates and host names are always verified.
+    type: path
+  timeout:
+    description:
+      - Seconds for each network step and for each whole session.
+    type: float
+    default: 30
+  ehlohost:
+    description:
+      - The name sent with EHLO. Defaults to the fully qualified name of the host.
+    type: str
+"""

@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Connection options shared by credentials_info and send, their checks, and the concurrent login check.
+
+The argument spec here matches plugins/doc_fragments/connection.py option for option.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification, classify
+from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import DEFAULT_TOKEN_URI, refresh_access_token
+from ansible_collections.mailops.gmail.plugins.module_utils._pop import PopClient
+from ansible_collections.mailops.gmail.plugins.module_utils._smtp import SmtpClient
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
+    ParameterError,
+    check_address,
+    check_port,
+    check_readable_file,
+    check_strings,
+    resolve_security,
+)
+
+CREDENTIAL_OPTIONS = ("password", "access_token", "oauth")
+CONNECTION_MUTUALLY_EXCLUSIVE = [CREDENTIAL_OPTIONS]
+CONNECTION_REQUIRED_ONE_OF = [CREDENTIAL_OPTIONS]
+
+
+def connection_argument_spec(require_credentials=True):
+    """Options of plugins/doc_fragments/connection.py; pair with the two lists above."""
+    return {
+        "username": {"type": "str", "required": require_credentials},
+        "password": {"type": "str", "no_log": True},
+        "access_token": {"type": "str", "no_log": True},
+        "oauth": {
+            "type": "dict",
+            "options": {
+                "client_id": {"type": "str", "required": True},
+                "client_secret": {"type": "str", "required": True, "no_log": True},
+                "refresh_token": {"type": "str", "required": True, "no_log": True},
+                "token_uri": {"type": "str", "default": DEFAULT_TOKEN_URI},
+            },
+        },
+        "host": {"type": "str", "default": "smtp.gmail.com"},
+        "port": {"type": "int", "default": 587},
+        "security": {"type": "str", "choices": ["starttls", "tls"]},
+        "ca_file": {"type": "path"},
+        "timeout": {"type": "float", "default": 30},
+        "ehlohost": {"type": "str"},
+    }
+
+
+def check_connection_params(params, extra_ports=()):
+    """Checks AnsibleModule cannot express; returns the resolved SMTP security. Raises ParameterError."""
+    check_strings(params)
+    if params.get("username") is not None:
+        check_address(params["username"], "username")
+    security = resolve_security(params["port"], params.get("security"))
+    for name in extra_ports:
+        check_port(params[name], name)
+    if not params["timeout"] > 0:
+        raise ParameterError(f"timeout must be a positive number of seconds, got {params['timeout']}")
+    check_readable_file(params.get("ca_file"), "ca_file")
+    oauth = params.get("oauth")
+    if oauth and not oauth["token_uri"].startswith("https://"):
+        raise ParameterError("oauth.token_uri must be an https:// URL: the client secret is sent to it")
+    return security
+
+
+def credentials(params):
+    """Keyword arguments for Session.authenticate(); refreshes the access token when oauth is given."""
+    oauth = params.get("oauth")
+    if oauth:
+        token = refresh_access_token(
+            oauth["token_uri"],
+            oauth["client_id"],
+            oauth["client_secret"],
+            oauth["refresh_token"],
+            ca_file=params.get("ca_file"),
+            timeout=params["timeout"],
+        )
+        return {"username": params["username"], "access_token": token["access_token"]}
+    if params.get("access_token"):
+        return {"username": params["username"], "access_token": params["access_token"]}
+    return {"username": params["username"], "password": params.get("password")}
+
+
+def smtp_client(params, security):
+    return SmtpClient(
+        params["host"],
+        params["port"],
+        security,
+        ca_file=params.get("ca_file"),
+        timeout=params["timeout"],
+        local_hostname=params.get("ehlohost"),
+    )
+
+
+def _endpoints(params, security, protocols):
+    clients = {
+        "smtp": lambda: smtp_client(params, security),
+        "imap": lambda: ImapClient(params["imap_host"], params["imap_port"], params.get("ca_file"), params["timeout"]),
+        "pop": lambda: PopClient(params["pop_host"], params["pop_port"], params.get("ca_file"), params["timeout"]),
+    }
+    addresses = {
+        "smtp": (params["host"], params["port"], security),
+        "imap": (params.get("imap_host"), params.get("imap_port"), "tls"),
+        "pop": (params.get("pop_host"), params.get("pop_port"), "tls"),
+    }
+    return {name: (clients[name], addresses[name]) for name in protocols}
+
+
+def _blank(address):
+    host, port, security = address
+    return {
+        "valid": False,
+        "authenticated": False,
+        "host": host,
+        "port": port,
+        "security": security,
+        "mechanism": None,
+        "tls_version": None,
+        "error": None,
+    }
+
+
+def check_one(make_client, address, creds, timeout):
+    """Connect, authenticate, end the session (QUIT/LOGOUT): never sends mail."""
+    result = _blank(address)
+    client = make_client()
+    client.set_deadline(timeout)
+    try:
+        client.connect()
+        result["tls_version"] = client.tls_version
+        if isinstance(client, SmtpClient):
+            result["server_extensions"] = dict(client.extensions)
+        result["mechanism"] = client.authenticate(**creds)
+        result["authenticated"] = result["valid"] = True
+    except GmailError as exc:
+        result["error"] = exc.classification
+    except Exception as exc:  # a bug must still end as a result, not a lost thread
+        result["error"] = classify(exc, f"{address[0]}:{address[1]}")
+    finally:
+        client.quit()
+    return result
+
+
+def check_credentials(params, protocols, security):
+    """Check every protocol concurrently; wall time is about that of the slowest check."""
+    endpoints = _endpoints(params, security, protocols)
+    try:
+        creds = credentials(params)
+    except GmailError as exc:
+        results = {}
+        for name, (_, address) in endpoints.items():
+            results[name] = dict(_blank(address), error=exc.classification)
+        return results
+    results = {}
+    timeout = params["timeout"]
+
+    def run(name, make_client, address):
+        results[name] = check_one(make_client, address, creds, timeout)
+
+    threads = [threading.Thread(target=run, args=(name,) + pair, daemon=True) for name, pair in endpoints.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout + 1)
+    for name, (_, address) in endpoints.items():
+        if name not in results:  # a check that outlived its deadline: report, do not wait
+            message = f"Check of {address[0]}:{address[1]} failed: no result within {timeout} s"
+            results[name] = dict(_blank(address), error=classification("timeout", None, None, message))
+    return results

@@ -1,0 +1,92 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""OAuth 2.0 for Gmail: refresh an access token, and the SASL XOAUTH2 initial response."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification, redact
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import make_context
+
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+SCOPE = "https://mail.google.com/"
+
+
+def xoauth2_initial_response(user, token):
+    """base64 of "user=<address>^Aauth=Bearer <token>^A^A" (Gmail's XOAUTH2 format)."""
+    raw = f"user={user}\x01auth=Bearer {token}\x01\x01"
+    return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
+def _endpoint(token_uri):
+    parts = urllib.parse.urlsplit(token_uri)
+    return parts.netloc or token_uri
+
+
+def _error(category, endpoint, detail, secrets):
+    message = f"OAuth token refresh at {endpoint} failed: {redact(detail, secrets)}"
+    return GmailError(classification(category, None, None, message))
+
+
+def refresh_access_token(token_uri, client_id, client_secret, refresh_token, ca_file=None, timeout=30):
+    """POST grant_type=refresh_token to token_uri; return access_token, expires_in, expires_at (epoch)."""
+    endpoint = _endpoint(token_uri)
+    secrets = (client_secret, refresh_token)
+    if urllib.parse.urlsplit(token_uri).scheme != "https":
+        raise _error(
+            "oauth", endpoint, "oauth.token_uri must be an https:// URL (the client secret travels in it)", secrets
+        )
+    body = urllib.parse.urlencode(
+        {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+    ).encode("ascii")
+    request = urllib.request.Request(
+        token_uri,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+    )
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=make_context(ca_file)))
+    started = time.time()
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            payload = json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        raise _http_error(exc, endpoint, secrets) from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason if isinstance(exc.reason, BaseException) else OSError(str(exc.reason))
+        raise GmailError.of(reason, endpoint, "oauth", secrets=secrets) from None
+    except (OSError, ValueError) as exc:
+        raise GmailError.of(exc, endpoint, "oauth", secrets=secrets) from None
+    token = payload.get("access_token") if isinstance(payload, dict) else None
+    if not token:
+        raise _error("oauth", endpoint, "the answer carries no access_token", secrets)
+    expires_in = int(payload.get("expires_in") or 3600)
+    return {"access_token": token, "expires_in": expires_in, "expires_at": int(started) + expires_in}
+
+
+def _http_error(exc, endpoint, secrets):
+    try:
+        payload = json.loads(exc.read().decode("utf-8"))
+    except (OSError, ValueError):
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    error = str(payload.get("error") or f"HTTP {exc.code}")
+    description = payload.get("error_description") or exc.reason or ""
+    detail = f"{error} (HTTP {exc.code}): {description}"
+    if error in ("invalid_grant", "invalid_client"):
+        return _error("oauth_" + error, endpoint, detail, secrets)
+    if exc.code >= 500 or exc.code == 429:
+        return _error("temporary", endpoint, detail, secrets)
+    return _error("oauth", endpoint, detail, secrets)

@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Argument checks shared by the modules. Messages name the parameter and the fix, never a secret value."""
+
+from __future__ import annotations
+
+import re
+
+# Pragmatic address check: local@domain.tld, no spaces, no angle brackets, one @.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDRESS = re.compile(rf'^[^@\s<>()",;:\\\[\]]+@{_LABEL}(?:\.{_LABEL})+$')
+
+PORT_SECURITY = {587: "starttls", 465: "tls"}
+
+
+class ParameterError(ValueError):
+    """Bad module input; the message names the parameter and says how to fix it."""
+
+
+def check_no_crlf(value, param):
+    """Refuse CR, LF and NUL in a string (header and command injection)."""
+    if isinstance(value, str) and ("\r" in value or "\n" in value or "\0" in value):
+        raise ParameterError(f"{param} must not contain CR, LF or NUL characters: remove the line break")
+    return value
+
+
+def check_strings(params, prefix=""):
+    """check_no_crlf on every string in a (nested) parameter dict or list."""
+    for key, value in params.items() if isinstance(params, dict) else enumerate(params):
+        name = f"{prefix}{key}" if isinstance(params, dict) else "{}[{}]".format(prefix.rstrip("."), key)
+        if isinstance(value, (dict, list)):
+            check_strings(value, name + ".")
+        else:
+            check_no_crlf(value, name)
+
+
+def check_address(value, param):
+    check_no_crlf(value, param)
+    if not isinstance(value, str) or not _ADDRESS.match(value):
+        raise ParameterError(f"{param} must be a full e-mail address such as ops.alerts@gmail.com, got {value!r}")
+    return value
+
+
+def check_port(value, param):
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise ParameterError(f"{param} must be a TCP port between 1 and 65535, got {value!r}")
+    return value
+
+
+def resolve_security(port, security, param_names=("port", "security")):
+    """The TLS mode for an SMTP port: 587 -> starttls, 465 -> tls; other ports need it stated."""
+    port_name, security_name = param_names
+    check_port(port, port_name)
+    expected = PORT_SECURITY.get(port)
+    if security is None:
+        if expected is None:
+            raise ParameterError(
+                f"{port_name}={port} needs {security_name} stated: starttls (plain connection upgraded with STARTTLS) "
+                "or tls (TLS from the first byte)"
+            )
+        return expected
+    if expected is not None and security != expected:
+        other = [p for p, s in PORT_SECURITY.items() if s == security]
+        hint = f" or use {port_name}={other[0]} for {security}" if other else ""
+        raise ParameterError(
+            f"{security_name}={security} does not work with {port_name}={port}: port {port} uses {security_name}={expected}{hint}"
+        )
+    return security
+
+
+def check_readable_file(path, param):
+    if path is None:
+        return None
+    check_no_crlf(path, param)
+    try:
+        with open(path, "rb"):
+            pass
+    except (OSError, UnicodeError) as exc:
+        raise ParameterError(
+            f"{param}={path} cannot be read ({exc.strerror or exc}): give a readable PEM CA bundle"
+        ) from None
+    return path
