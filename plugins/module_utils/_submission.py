@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 import time
 
+from ansible_collections.mailops.gmail.plugins.module_utils import _spool as _spool_mod
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classify
+from ansible_collections.mailops.gmail.plugins.module_utils._quota import QuotaError, QuotaState, state_path
 
 _DOT = re.compile(rb"(?m)^\.")
 
@@ -238,7 +240,7 @@ class Submitter:
                 self._drop()  # 421 closes the session; None means a drop or timeout
             if cls["category"] == "quota":
                 self.stopped = cls
-            if not cls["temporary"]:
+            if not cls["temporary"] and cls["category"] != "quota":  # quota: deliverable tomorrow
                 result["refused"].update({r: cls["message"] for r in result["pending"]})
                 result["pending"] = []
             return cls
@@ -268,3 +270,112 @@ class _SizeReply:
 
     def __init__(self, size, limit):
         self.lines = [f"message is {size} bytes; the server's SIZE limit is {limit} bytes"]
+
+
+# -- a whole batch: dedupe, quota, send, spool ----------------------------------------------------
+_PRIORITY = ("unknown", "failed", "spooled", "sent", "would_send", "skipped")
+
+
+def _blank(msg):
+    return {"index": msg.index, "message_id": msg.message_id, "subject": msg.subject, "status": "failed",
+            "accepted": [], "refused": {}, "pending": list(msg.recipients), "error": None, "attempts": 0,
+            "spool_path": getattr(msg, "spool_path", None)}
+
+
+def _merge(results):
+    """One result per message: chunks of a split message (same Message-ID and index) are folded."""
+    merged = {}
+    for r in results:
+        key = (r["index"], r["message_id"], r["spool_path"])
+        if key not in merged:
+            merged[key] = r
+            continue
+        m = merged[key]
+        m["accepted"] += r["accepted"]
+        m["refused"].update(r["refused"])
+        m["pending"] += r["pending"]
+        m["error"] = m["error"] or r["error"]
+        m["status"] = min(m["status"], r["status"], key=_PRIORITY.index)
+    return list(merged.values())
+
+
+def _spool(msg, result, spool_dir):
+    """Keep an undelivered message (for the recipients still pending) in the spool."""
+    old = result["spool_path"]
+    if old and not result["accepted"]:
+        result["status"] = "spooled"
+        return
+    try:
+        result["spool_path"] = _spool_mod.write(spool_dir, msg.raw, msg.sender, result["pending"], msg.message_id,
+                                                msg.dedupe_key)
+        result["status"] = "spooled"
+        if old:
+            _spool_mod.remove(old)
+    except _spool_mod.SpoolError as exc:
+        result["error"] = dict(result["error"] or {}, message=f"{(result['error'] or {}).get('message')}; {exc}")
+
+
+def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, dedupe_window=86400,
+            over_quota="fail", spool_dir=None, check_mode=False):
+    """Send prepared messages (some may come from the spool, with ``spool_path``); return (results, stats).
+
+    Raises QuotaError before anything is sent when the batch does not fit the daily quota.
+    """
+    path = state_path(quota_dir, account)
+    results = [_blank(m) for m in messages]
+    batch = []
+    with QuotaState(path, daily_limit, readonly=check_mode) as quota:
+        keys = {}
+        for msg, res in zip(messages, results):
+            key = msg.dedupe_key
+            if key and (quota.is_duplicate(key, dedupe_window) or keys.get(key, msg.message_id) != msg.message_id):
+                res.update(status="skipped", pending=[])
+                continue
+            if key:
+                keys[key] = msg.message_id
+            batch.append((msg, res))
+        left = quota.left
+        if left is not None and len(batch) > left:
+            if over_quota == "fail" or not spool_dir:
+                raise QuotaError(
+                    f"daily_limit: sending {len(batch)} messages would exceed the limit of {daily_limit} per 24 h "
+                    f"for {account} ({quota.used} sent, {left} left; state in {path}). Wait, raise daily_limit "
+                    "if the account allows more, or set over_quota: spool with spool_dir to send the rest later.")
+            for msg, res in batch[left:]:
+                res["error"] = {"category": "quota", "code": None, "enhanced_code": None, "temporary": True,
+                                "message": f"Not sent: daily_limit of {daily_limit} per 24 h reached for {account}",
+                                "remediation": "Flush the spool later (flush_spool: true)."}
+                _spool(msg, res, spool_dir)
+            batch = batch[:left]
+        tokens = [f"{msg.message_id}#{n}" for n, (msg, _) in enumerate(batch)]
+        if not check_mode:
+            for token, (msg, _) in zip(tokens, batch):
+                quota.reserve(token, msg.dedupe_key)
+    stats = {"connections": 0, "auths": 0, "round_trips": 0, "tls_version": None}
+    if check_mode:
+        for _, res in batch:
+            res["status"] = "would_send"
+        return _merge(results), dict(stats, quota_used=quota.used + len(batch), quota_left=_left(quota, len(batch)))
+    if batch:
+        sub = make_submitter()
+        for (_msg, res), out in zip(batch, sub.send_all([m for m, _ in batch])):
+            res.update(out)
+        stats.update(connections=sub.connections, auths=sub.auths, round_trips=sub.round_trips,
+                     tls_version=sub.tls_version)
+    unsent = []
+    for token, (msg, res) in zip(tokens, batch):
+        if res["status"] == "sent" and res["spool_path"]:
+            _spool_mod.remove(res["spool_path"])
+        if res["status"] == "failed":
+            unsent.append((token, msg))
+            if spool_dir and res["pending"]:
+                _spool(msg, res, spool_dir)
+    with QuotaState(path, daily_limit) as quota:
+        for token, msg in unsent:
+            quota.release(token, msg.dedupe_key)
+        stats.update(quota_used=quota.used, quota_left=quota.left)
+    return _merge(results), stats
+
+
+def _left(quota, extra):
+    return None if quota.left is None else max(0, quota.left - extra)
