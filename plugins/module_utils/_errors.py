@@ -90,6 +90,7 @@ _REPLY_RULES = (
     (None, None, r"authenticationfailed|invalid credentials|not accepted|\[auth\]", "auth"),
     (534, None, None, "auth"),
     (421, None, None, "temporary"),
+    (None, None, r"\[sys/temp\]|\[unavailable\]|temporar|try again later", "temporary"),
 )
 
 

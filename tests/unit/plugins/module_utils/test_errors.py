@@ -1,0 +1,231 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+from __future__ import annotations
+
+import socket
+import ssl
+
+import pytest
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classify, enhanced_code_of
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply
+
+EP = "smtp.gmail.com:587"
+
+
+def smtp(code, *lines):
+    return Reply(code, lines, enhanced_code_of(lines[0]))
+
+
+# (reply, stage, mechanism) -> (category, code, enhanced, temporary, words in remediation)
+REPLIES = [
+    (
+        smtp(
+            535,
+            "5.7.8 Username and Password not accepted. For more information, go to",
+            "5.7.8  https://support.google.com/mail/?p=BadCredentials",
+        ),
+        "auth",
+        None,
+        ("auth", 535, "5.7.8", False, "app password"),
+    ),
+    (
+        smtp(535, "5.7.8 Username and Password not accepted."),
+        "auth",
+        "XOAUTH2",
+        ("auth", 535, "5.7.8", False, "access token"),
+    ),
+    (
+        smtp(535, "5.7.1 Username and Password not accepted."),
+        "auth",
+        "XOAUTH2",
+        ("auth", 535, "5.7.1", False, "access token"),
+    ),
+    (
+        smtp(534, "5.7.9 Application-specific password required."),
+        "auth",
+        None,
+        ("app_password_required", 534, "5.7.9", False, "create an app password"),
+    ),
+    (
+        smtp(534, "5.7.14 <https://accounts.google.com/signin/continue?...> Please log in via your web browser"),
+        "auth",
+        None,
+        ("web_login_required", 534, "5.7.14", False, "sign in once on the web"),
+    ),
+    (
+        smtp(530, "5.7.0 Must issue a STARTTLS command first."),
+        "auth",
+        None,
+        ("starttls_required", 530, "5.7.0", False, "587"),
+    ),
+    (
+        smtp(530, "5.5.1 Authentication Required."),
+        "mail",
+        None,
+        ("auth_required", 530, "5.5.1", False, "give username"),
+    ),
+    (
+        smtp(454, "4.7.0 Too many login attempts, please try again later."),
+        "auth",
+        None,
+        ("throttled", 454, "4.7.0", True, "reuse one session"),
+    ),
+    (
+        smtp(421, "4.7.0 Try again later, closing connection."),
+        "greeting",
+        None,
+        ("temporary", 421, "4.7.0", True, "retry"),
+    ),
+    (smtp(550, "5.4.5 Daily user sending limit exceeded."), "mail", None, ("quota", 550, "5.4.5", False, "24 hours")),
+    (
+        smtp(552, "5.3.4 Your message exceeded Google's message size limits."),
+        "data",
+        None,
+        ("size", 552, "5.3.4", False, "shrink"),
+    ),
+    (
+        smtp(452, "4.5.3 Your message has too many recipients."),
+        "rcpt",
+        None,
+        ("recipients", 452, "4.5.3", False, "100 recipients"),
+    ),
+    (
+        smtp(451, "4.3.0 Mail server temporarily rejected message."),
+        "data",
+        None,
+        ("temporary", 451, "4.3.0", True, "retry"),
+    ),
+    (
+        smtp(500, "5.5.2 Syntax error, cannot decode response."),
+        "auth",
+        None,
+        ("protocol", 500, "5.5.2", False, "host and port"),
+    ),
+    (
+        Reply(None, ["[AUTHENTICATIONFAILED] Invalid credentials (Failure)"], status="NO"),
+        "auth",
+        None,
+        ("auth", None, None, False, "app password"),
+    ),
+    (
+        Reply(None, ["[ALERT] Application-specific password required: https://support.google.com/"], status="NO"),
+        "auth",
+        None,
+        ("app_password_required", None, None, False, "app password"),
+    ),
+    (
+        Reply(None, ["[ALERT] Please log in via your web browser"], status="NO"),
+        "auth",
+        None,
+        ("web_login_required", None, None, False, "on the web"),
+    ),
+    (
+        Reply(None, ["[AUTH] Username and password not accepted."], status="-ERR"),
+        "auth",
+        None,
+        ("auth", None, None, False, "app password"),
+    ),
+    (
+        Reply(None, ["[SYS/TEMP] Temporary system problem. Please try again later."], status="-ERR"),
+        "greeting",
+        None,
+        ("temporary", None, None, True, "retry"),
+    ),
+]
+
+
+@pytest.mark.parametrize("reply, stage, mechanism, expected", REPLIES)
+def test_reply_classification(reply, stage, mechanism, expected):
+    category, code, enhanced, temporary, hint = expected
+    result = classify(reply, endpoint=EP, stage=stage, mechanism=mechanism)
+    assert (result["category"], result["code"], result["enhanced_code"], result["temporary"]) == (
+        category,
+        code,
+        enhanced,
+        temporary,
+    )
+    assert hint in result["remediation"]
+    assert EP in result["message"]
+    assert "\n" not in result["message"]
+
+
+def test_message_format_names_endpoint_codes_and_text():
+    reply = smtp(
+        535,
+        "5.7.8 Username and Password not accepted. For more information, go to",
+        "5.7.8  https://support.google.com/mail/?p=BadCredentials",
+    )
+    assert classify(reply, endpoint=EP, stage="auth")["message"] == (
+        "Authentication to smtp.gmail.com:587 failed (535 5.7.8): Username and Password not accepted. "
+        "For more information, go to https://support.google.com/mail/?p=BadCredentials"
+    )
+
+
+def _cert_error():
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    exc.verify_message = "Hostname mismatch, certificate is not valid for 'smtp.gmail.com'."
+    return exc
+
+
+def _tls_error():
+    exc = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    exc.reason = "WRONG_VERSION_NUMBER"
+    return exc
+
+
+EXCEPTIONS = [
+    (_cert_error(), "certificate", False, "Hostname mismatch"),
+    (_tls_error(), "tls", False, "port and security do not match"),
+    (socket.timeout("timed out"), "timeout", True, "timed out"),
+    (TimeoutError(), "timeout", True, "timed out"),
+    (socket.gaierror(-2, "Name or service not known"), "dns", False, "does not resolve"),
+    (ConnectionRefusedError(111, "Connection refused"), "refused", False, "refused"),
+    (ConnectionResetError(104, "reset"), "disconnected", True, "closed the connection"),
+    (EOFError(), "disconnected", True, "closed the connection"),
+    (OSError(101, "Network is unreachable"), "network", False, "unreachable"),
+    (ValueError("odd"), "protocol", False, "odd"),
+]
+
+
+@pytest.mark.parametrize("exc, category, temporary, words", EXCEPTIONS)
+def test_exception_classification(exc, category, temporary, words):
+    result = classify(exc, endpoint="imap.gmail.com:993", stage="connect")
+    assert result["category"] == category
+    assert result["temporary"] is temporary
+    assert result["code"] is None and result["enhanced_code"] is None
+    assert result["message"].startswith("Connection to imap.gmail.com:993 failed: ")
+    assert words in result["message"]
+    assert result["remediation"]
+
+
+def test_secrets_are_redacted_from_server_text_and_exceptions():
+    secret = "abcdefghijklmnop"
+    reply = smtp(535, f"5.7.8 bad password {secret}")
+    assert secret not in classify(reply, endpoint=EP, stage="auth", secrets=(secret,))["message"]
+    assert secret not in classify(OSError(f"x {secret}"), endpoint=EP, secrets=(secret,))["message"]
+
+
+def test_gmail_error_carries_its_classification():
+    err = GmailError.of(smtp(454, "4.7.0 Too many login attempts"), EP, "auth")
+    assert err.category == "throttled" and err.temporary
+    assert str(err) == err.classification["message"]
+    assert classify(err) == err.classification
+    new = GmailError.new("tls", "the server does not offer STARTTLS", EP, "starttls")
+    assert str(new) == "STARTTLS with smtp.gmail.com:587 failed: the server does not offer STARTTLS"
+    assert not new.temporary
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("5.7.8 Username", "5.7.8"),
+        ("4.7.0", "4.7.0"),
+        ("2.0.0 OK", "2.0.0"),
+        ("smtp.gmail.com ESMTP", None),
+        ("5.7 short", None),
+        ("6.1.1 bad class", None),
+    ],
+)
+def test_enhanced_code_parsing(text, expected):
+    assert enhanced_code_of(text) == expected

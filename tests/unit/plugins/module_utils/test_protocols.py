@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Wire formats of the SMTP, IMAP and POP clients against scripted servers."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import threading
+import time
+
+import pytest
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
+from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
+from ansible_collections.mailops.gmail.plugins.module_utils._pop import PopClient
+from ansible_collections.mailops.gmail.plugins.module_utils._smtp import SmtpClient
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import Transport
+
+USER = "ops.alerts@gmail.com"
+APP_PASSWORD = "abcdefghijklmnop"
+TOKEN = "ya29.valid-ops-alerts"
+CHALLENGE = base64.b64encode(b'{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}').decode()
+EHLO = [
+    "250-smtp.gmail.com at your service",
+    "250-SIZE 35882577",
+    "250-AUTH LOGIN PLAIN XOAUTH2",
+    "250-ENHANCEDSTATUSCODES",
+    "250 PIPELINING",
+]
+
+
+class ScriptedTransport(Transport):
+    """A Transport whose 'server' is a list of reply lines; records what the client sends."""
+
+    def __init__(self, lines, encrypted=True):
+        super().__init__("smtp.gmail.com", 587)
+        self.lines = list(lines)
+        self.sent = []
+        self._encrypted = encrypted
+        self.sock = object()
+
+    encrypted = property(lambda self: self._encrypted)
+    tls_version = property(lambda self: "TLSv1.3" if self._encrypted else None)
+
+    def open(self, implicit_tls):
+        pass
+
+    def start_tls(self):
+        self._encrypted = True
+
+    def send(self, data, stage="connect"):
+        self.sent.extend(data.decode().split("\r\n")[:-1])
+        self._awaiting = True
+
+    def readline(self, stage="connect"):
+        if self._awaiting:
+            self.round_trips += 1
+            self._awaiting = False
+        if not self.lines:
+            raise GmailError.of(EOFError(), self.endpoint, stage)
+        return self.lines.pop(0)
+
+    def close(self):
+        self.sock = None
+
+
+def scripted(client, lines, encrypted=True):
+    client.transport = ScriptedTransport(lines, encrypted)
+    return client.transport
+
+
+def smtp(security="starttls"):
+    return SmtpClient("smtp.gmail.com", 587, security, local_hostname="client.example")
+
+
+def test_smtp_starttls_then_auth_plain():
+    client = smtp()
+    wire = scripted(
+        client,
+        [
+            "220 smtp.gmail.com ESMTP",
+            "250-smtp.gmail.com",
+            "250-STARTTLS",
+            "250 8BITMIME",
+            "220 2.0.0 Ready to start TLS",
+            *EHLO,
+            "235 2.7.0 Accepted",
+            "221 2.0.0 closing",
+        ],
+        encrypted=False,
+    )
+    client.connect()
+    assert client.extensions["SIZE"] == "35882577" and "PIPELINING" in client.extensions
+    assert client.authenticate(USER, password=APP_PASSWORD) == "PLAIN"
+    client.quit()
+    plain = base64.b64encode(f"\0{USER}\0{APP_PASSWORD}".encode()).decode()
+    assert wire.sent == ["EHLO client.example", "STARTTLS", "EHLO client.example", f"AUTH PLAIN {plain}", "QUIT"]
+    assert client.round_trips == 5
+
+
+def test_smtp_refuses_plaintext_when_starttls_is_not_offered():
+    client = smtp()
+    wire = scripted(client, ["220 hi", "250-mx", "250 AUTH PLAIN"], encrypted=False)
+    with pytest.raises(GmailError, match="does not offer STARTTLS; refusing to continue in plaintext") as err:
+        client.connect()
+    assert err.value.category == "tls"
+    assert wire.sent == ["EHLO client.example"]
+
+
+def test_smtp_refuses_auth_on_plaintext():
+    client = smtp("none")
+    wire = scripted(client, ["220 hi", "250-mx", "250 AUTH PLAIN LOGIN"], encrypted=False)
+    client.connect()
+    with pytest.raises(GmailError, match="refusing to send credentials over an unencrypted connection"):
+        client.authenticate(USER, password=APP_PASSWORD)
+    assert not any(line.startswith("AUTH") for line in wire.sent)
+
+
+def test_smtp_xoauth2_failure_answers_the_challenge_with_an_empty_line():
+    client = smtp("tls")
+    wire = scripted(
+        client,
+        [
+            "220 hi",
+            *EHLO,
+            f"334 {CHALLENGE}",
+            "535-5.7.8 Username and Password not accepted. For more information, go to",
+            "535 5.7.8  https://support.google.com/mail/?p=BadCredentials",
+        ],
+    )
+    client.connect()
+    with pytest.raises(GmailError) as err:
+        client.authenticate(USER, access_token=TOKEN)
+    assert wire.sent[-2:] == [f"AUTH XOAUTH2 {xoauth2_initial_response(USER, TOKEN)}", ""]
+    assert err.value.category == "auth" and "access token" in err.value.classification["remediation"]
+    assert err.value.classification["enhanced_code"] == "5.7.8"
+    assert TOKEN not in str(err.value)
+
+
+def test_smtp_auth_login_when_plain_is_not_offered():
+    client = smtp("tls")
+    wire = scripted(
+        client,
+        [
+            "220 hi",
+            "250-mx",
+            "250 AUTH LOGIN",
+            "334 VXNlcm5hbWU6",
+            "334 UGFzc3dvcmQ6",
+            "534-5.7.9 Application-specific password required.",
+            "534 5.7.9 Learn more",
+        ],
+    )
+    client.connect()
+    with pytest.raises(GmailError) as err:
+        client.authenticate(USER, password="correct-horse-battery")
+    assert wire.sent[1:] == [
+        "AUTH LOGIN",
+        base64.b64encode(USER.encode()).decode(),
+        base64.b64encode(b"correct-horse-battery").decode(),
+    ]
+    assert err.value.category == "app_password_required"
+
+
+def test_smtp_greeting_421_is_temporary():
+    client = smtp("tls")
+    scripted(client, ["421 4.7.0 Try again later, closing connection."])
+    with pytest.raises(GmailError) as err:
+        client.connect()
+    assert err.value.category == "temporary" and err.value.temporary
+    assert str(err.value).startswith("Greeting from smtp.gmail.com:587 failed (421 4.7.0)")
+
+
+def test_smtp_command_refuses_crlf():
+    client = smtp("tls")
+    scripted(client, [])
+    with pytest.raises(ValueError):
+        client.command("MAIL FROM:<a@b.c>\r\nRCPT TO:<x@y.z>")
+
+
+def test_imap_login_and_logout():
+    client = ImapClient("imap.gmail.com")
+    wire = scripted(
+        client,
+        [
+            "* OK Gimap ready",
+            "* CAPABILITY IMAP4rev1 AUTH=XOAUTH2 SASL-IR",
+            "M1 OK Thats all",
+            "M2 OK ops.alerts@gmail.com authenticated (Success)",
+            "* BYE LOGOUT Requested",
+            "M3 OK 73 good day",
+        ],
+    )
+    client.connect()
+    assert client.authenticate(USER, password='pa"ss\\word') == "LOGIN"
+    client.quit()
+    assert wire.sent == ["M1 CAPABILITY", f'M2 LOGIN "{USER}" "pa\\"ss\\\\word"', "M3 LOGOUT"]
+
+
+@pytest.mark.parametrize(
+    "capabilities, expected",
+    [
+        ("IMAP4rev1 AUTH=XOAUTH2 SASL-IR", ["M2 AUTHENTICATE XOAUTH2 {ir}", ""]),
+        ("IMAP4rev1 AUTH=XOAUTH2", ["M2 AUTHENTICATE XOAUTH2", "{ir}", ""]),
+    ],
+)
+def test_imap_xoauth2_failure(capabilities, expected):
+    client = ImapClient("imap.gmail.com")
+    lines = ["* OK Gimap ready", f"* CAPABILITY {capabilities}", "M1 OK"]
+    lines += ([] if "SASL-IR" in capabilities else ["+ "]) + [
+        f"+ {CHALLENGE}",
+        "M2 NO [AUTHENTICATIONFAILED] Invalid credentials (Failure)",
+    ]
+    wire = scripted(client, lines)
+    client.connect()
+    with pytest.raises(GmailError) as err:
+        client.authenticate(USER, access_token=TOKEN)
+    ir = xoauth2_initial_response(USER, TOKEN)
+    assert wire.sent[1:] == [line.format(ir=ir) for line in expected]
+    assert err.value.category == "auth"
+    assert (
+        str(err.value)
+        == "Authentication to imap.gmail.com:993 failed (NO): [AUTHENTICATIONFAILED] Invalid credentials (Failure)"
+    )
+
+
+def test_pop_user_pass_and_xoauth2():
+    client = PopClient("pop.gmail.com")
+    wire = scripted(client, ["+OK Gpop ready", "+OK send PASS", "+OK Welcome.", "+OK Farewell."])
+    client.connect()
+    assert client.authenticate(USER, password=APP_PASSWORD) == "USER"
+    client.quit()
+    assert wire.sent == [f"USER {USER}", f"PASS {APP_PASSWORD}", "QUIT"]
+
+    client = PopClient("pop.gmail.com")
+    wire = scripted(client, ["+OK Gpop ready", f"+ {CHALLENGE}", "-ERR [AUTH] Invalid credentials."])
+    client.connect()
+    with pytest.raises(GmailError) as err:
+        client.authenticate(USER, access_token=TOKEN)
+    assert wire.sent == [f"AUTH XOAUTH2 {xoauth2_initial_response(USER, TOKEN)}", ""]
+    assert err.value.category == "auth"
+
+
+# --- real sockets (plaintext, 127.0.0.1) for the transport itself ---------------------------
+
+
+def serve_once(script):
+    """A one-connection server on 127.0.0.1; script(conn) runs in a thread. Returns the port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run():
+        conn, _ = listener.accept()
+        with conn:
+            script(conn)
+        listener.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_silent_server_times_out_within_the_deadline():
+    port = serve_once(lambda conn: time.sleep(3))
+    client = SmtpClient("127.0.0.1", port, "starttls", timeout=0.5)
+    client.set_deadline(0.5)
+    started = time.monotonic()
+    with pytest.raises(GmailError) as err:
+        client.connect()
+    assert err.value.category == "timeout" and err.value.temporary
+    assert time.monotonic() - started < 1.5
+
+
+def test_deadline_bounds_a_slow_dribbling_server():
+    def dribble(conn):
+        conn.sendall(b"220-hi\r\n")
+        for _ in range(30):
+            time.sleep(0.1)
+            conn.sendall(b"220-more\r\n")
+
+    client = SmtpClient("127.0.0.1", serve_once(dribble), "starttls", timeout=0.5)
+    client.set_deadline(0.8)
+    started = time.monotonic()
+    with pytest.raises(GmailError, match="timed out"):
+        client.connect()
+    assert time.monotonic() - started < 1.3
+
+
+def test_starttls_response_injection_is_refused():
+    def inject(conn):
+        conn.sendall(b"220 hi\r\n")
+        conn.recv(100)
+        conn.sendall(b"250-mx\r\n250 STARTTLS\r\n")
+        conn.recv(100)
+        conn.sendall(b"220 go ahead\r\n250 injected\r\n")
+        time.sleep(0.5)
+
+    client = SmtpClient("127.0.0.1", serve_once(inject), "starttls", timeout=2)
+    with pytest.raises(GmailError, match="sent data before the TLS handshake"):
+        client.connect()
+
+
+def test_refused_connection():
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    with pytest.raises(GmailError) as err:
+        SmtpClient("127.0.0.1", port, "tls", timeout=2).connect()
+    assert err.value.category == "refused"
