@@ -245,3 +245,20 @@ def build_messages(specs, **kwargs):
             raise MessageError(f"messages[{i}] must be a dictionary, got {type(spec).__name__}")
         prepared.extend(build_message(spec, index=i, **kwargs))
     return prepared
+
+
+def messages_from_params(params, default_sender=None, max_size=GMAIL_MAX_SIZE):
+    """The module's messages: the ``messages`` list (top-level message options are defaults for
+    every entry) or the single message given by the top-level options."""
+    top = {k: params.get(k) for k in MESSAGE_OPTIONS if params.get(k) is not None}
+    kwargs = {"default_sender": default_sender, "max_size": max_size, "split": bool(params.get("split_recipients"))}
+    if params.get("messages") is not None:
+        specs = params["messages"]
+        if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
+            return build_messages(specs, **kwargs)  # raises naming the bad entry
+        return build_messages([dict(top, **{k: v for k, v in s.items() if v is not None}) for s in specs], **kwargs)
+    if not top.get("to") and not top.get("cc") and not top.get("bcc"):
+        if params.get("flush_spool"):
+            return []
+        raise MessageError("to is empty: give at least one recipient address in to, cc or bcc (or messages)")
+    return build_message(top, **kwargs)

@@ -86,10 +86,35 @@ def load(path):
     if not envelope["sender"] or not envelope["recipients"]:
         raise SpoolError(f"{path} has no X-Mailops-Envelope-From/-To lines; it was not written by this module")
     for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        if line.lower().startswith(b"message-id:"):
-            envelope["message_id"] = line.split(b":", 1)[1].strip().decode("ascii")
+        name, _, value = line.partition(b":")
+        if name.lower() in (b"message-id", b"subject"):
+            envelope[name.lower().decode("ascii").replace("-", "_")] = value.strip().decode("ascii", "replace")
     return envelope, data
 
 
 def remove(path):
     os.unlink(path)
+
+
+class _Spooled:
+    """A spooled message in the shape of _message.Prepared."""
+
+    index = None
+
+    def __init__(self, path):
+        envelope, self.raw = load(path)
+        self.spool_path = path
+        self.sender = envelope["sender"]
+        self.recipients = envelope["recipients"]
+        self.message_id = envelope.get("message_id") or "<unknown>"
+        self.dedupe_key = envelope["dedupe_key"]
+        self.subject = envelope.get("subject", "")
+
+    @property
+    def size(self):
+        return len(self.raw)
+
+
+def load_all(spool_dir):
+    """Every spooled message, oldest first, ready for the submitter."""
+    return [_Spooled(path) for path in entries(spool_dir)]

@@ -357,11 +357,16 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
             res["status"] = "would_send"
         return _merge(results), dict(stats, quota_used=quota.used + len(batch), quota_left=_left(quota, len(batch)))
     if batch:
-        sub = make_submitter()
-        for (_msg, res), out in zip(batch, sub.send_all([m for m, _ in batch])):
-            res.update(out)
-        stats.update(connections=sub.connections, auths=sub.auths, round_trips=sub.round_trips,
-                     tls_version=sub.tls_version)
+        try:
+            sub = make_submitter()  # may refresh an OAuth token
+        except GmailError as exc:
+            for _, res in batch:
+                res["error"] = exc.classification
+        else:
+            for (_msg, res), out in zip(batch, sub.send_all([m for m, _ in batch])):
+                res.update(out)
+            stats.update(connections=sub.connections, auths=sub.auths, round_trips=sub.round_trips,
+                         tls_version=sub.tls_version)
     unsent = []
     for token, (msg, res) in zip(tokens, batch):
         if res["status"] == "sent" and res["spool_path"]:
