@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: deploy_report
+type: notification
+short_description: Mail one deployment report per playbook run through Gmail
+version_added: 0.1.0
+description:
+  - At the end of each playbook, sends one mail (not one per task) with the playbook, start, end and duration,
+    the controller, per-host ok/changed/failed/unreachable/skipped counts and every failed task with its host and
+    its C(msg), as text and HTML.
+  - Never includes module arguments, and nothing of a task or result under C(no_log).
+  - Sends over verified TLS with AUTH (app password) or XOAUTH2 (access token or OAuth refresh token), or to a local
+    relay without credentials (O(security=none)), through the same code as the P(mailops.gmail.send#module) module.
+  - If the mail cannot be sent, the run is not disturbed - a warning is shown and the report is written as an
+    C(.eml) file to O(spool_dir) (send it later with P(mailops.gmail.send#module) and C(flush_spool)).
+  - Secrets are read only from environment variables or a file of mode 0600, never from C(ansible.cfg).
+requirements:
+  - Enable it with C(callbacks_enabled = mailops.gmail.deploy_report) in C(ansible.cfg) or
+    E(ANSIBLE_CALLBACKS_ENABLED).
+author:
+  - mailops.gmail contributors
+options:
+  to:
+    description: Recipients of the report. Without them no report is sent (a warning says so).
+    type: list
+    elements: str
+    ini:
+      - {section: callback_deploy_report, key: to}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_TO
+  sender:
+    description: The From address; defaults to O(username).
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: sender}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_SENDER
+  when:
+    description:
+      - V(always) sends after every run, V(failure) only when a host failed or was unreachable,
+        V(changed) when something changed or failed.
+    type: str
+    choices: [always, failure, changed]
+    default: failure
+    ini:
+      - {section: callback_deploy_report, key: when}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_WHEN
+  subject:
+    description:
+      - Subject template with the fields C({status}) (OK, CHANGED, FAILED), C({playbook}), C({controller}),
+        C({hosts}), C({failed_hosts}) and C({changed_hosts}).
+    type: str
+    default: "[{status}] {playbook} on {controller}: {failed_hosts} failed, {changed_hosts} changed"
+    ini:
+      - {section: callback_deploy_report, key: subject}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_SUBJECT
+  username:
+    description: The Gmail account; required unless O(security=none).
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: username}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_USERNAME
+  password:
+    description:
+      - The app password. Only from the environment, never from C(ansible.cfg).
+    type: str
+    env:
+      - name: MAILOPS_GMAIL_REPORT_PASSWORD
+  password_file:
+    description:
+      - A file holding the app password (first line). Refused, with a warning, unless its mode is 0600 or stricter.
+    type: path
+    ini:
+      - {section: callback_deploy_report, key: password_file}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_PASSWORD_FILE
+  access_token:
+    description: An OAuth 2.0 access token for XOAUTH2. Only from the environment.
+    type: str
+    env:
+      - name: MAILOPS_GMAIL_REPORT_ACCESS_TOKEN
+  oauth_client_id:
+    description: OAuth client ID; with O(oauth_client_secret) and O(oauth_refresh_token) a fresh token is fetched.
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: oauth_client_id}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_ID
+  oauth_client_secret:
+    description: OAuth client secret. Only from the environment.
+    type: str
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_SECRET
+  oauth_refresh_token:
+    description: OAuth refresh token. Only from the environment.
+    type: str
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN
+  oauth_token_uri:
+    description: The OAuth token endpoint.
+    type: str
+    default: https://oauth2.googleapis.com/token
+    ini:
+      - {section: callback_deploy_report, key: oauth_token_uri}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_TOKEN_URI
+  host:
+    description: The SMTP server.
+    type: str
+    default: smtp.gmail.com
+    ini:
+      - {section: callback_deploy_report, key: host}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_HOST
+  port:
+    description: The SMTP port.
+    type: int
+    default: 587
+    ini:
+      - {section: callback_deploy_report, key: port}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_PORT
+  security:
+    description:
+      - V(starttls), V(tls), or V(none) for a local relay without credentials. Follows O(port) when omitted
+        (587 V(starttls), 465 V(tls)).
+    type: str
+    choices: [starttls, tls, none]
+    ini:
+      - {section: callback_deploy_report, key: security}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_SECURITY
+  ca_file:
+    description: CA bundle to verify the server against instead of the system store.
+    type: path
+    ini:
+      - {section: callback_deploy_report, key: ca_file}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_CA_FILE
+  timeout:
+    description: Seconds for each network step.
+    type: float
+    default: 30
+    ini:
+      - {section: callback_deploy_report, key: timeout}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_TIMEOUT
+  retries:
+    description: Retries of temporary failures.
+    type: int
+    default: 2
+    ini:
+      - {section: callback_deploy_report, key: retries}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_RETRIES
+  spool_dir:
+    description: Where a report that could not be sent is written (mode 0600 files).
+    type: path
+    default: ~/.ansible/mailops_gmail/reports
+    ini:
+      - {section: callback_deploy_report, key: spool_dir}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_SPOOL_DIR
+  quota_dir:
+    description: Directory of the per-account daily quota state shared with P(mailops.gmail.send#module).
+    type: path
+    default: ~/.ansible/mailops_gmail
+    ini:
+      - {section: callback_deploy_report, key: quota_dir}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_QUOTA_DIR
+"""
+
+import os
+import socket
+import stat
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.mailops.gmail.plugins.module_utils import _spool
+from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials, smtp_client
+from ansible_collections.mailops.gmail.plugins.module_utils._message import build_message
+from ansible_collections.mailops.gmail.plugins.module_utils._report import build_report, should_send
+from ansible_collections.mailops.gmail.plugins.module_utils._submission import Submitter, deliver
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import resolve_security
+
+HIDDEN = "(hidden: no_log)"
+
+
+class ReportNotSent(Exception):
+    pass
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "mailops.gmail.deploy_report"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self.run = {"playbook": "?", "start": time.time(), "controller": socket.gethostname(), "hosts": {},
+                    "failures": []}
+
+    def v2_playbook_on_start(self, playbook):
+        self.run["playbook"] = os.path.basename(playbook._file_name)
+        self.run["start"] = time.time()
+
+    def _failure(self, result, unreachable=False):
+        hidden = result._result.get("_ansible_no_log") or getattr(result._task, "no_log", False)
+        msg = HIDDEN if hidden else result._result.get("msg", "")
+        self.run["failures"].append({"host": result._host.get_name(), "task": result._task.get_name(),
+                                     "msg": str(msg), "unreachable": unreachable})
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if not ignore_errors:
+            self._failure(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._failure(result, unreachable=True)
+
+    def v2_playbook_on_stats(self, stats):
+        self.run["end"] = time.time()
+        for host in sorted(stats.processed):
+            s = stats.summarize(host)
+            self.run["hosts"][host] = {"ok": s["ok"], "changed": s["changed"], "failed": s["failures"],
+                                       "unreachable": s["unreachable"], "skipped": s["skipped"]}
+        try:
+            if not should_send(self.get_option("when"), self.run):
+                return
+            subject, text, page = build_report(self.run, self.get_option("subject"))
+        except Exception as exc:  # the run must never break because of the report
+            self._display.warning(f"deploy_report: cannot build the report: {exc}")
+            return
+        msg = None
+        try:
+            if not self.get_option("to"):
+                raise ReportNotSent("no recipients: set to in [callback_deploy_report] or MAILOPS_GMAIL_REPORT_TO")
+            params = self._params()
+            [msg] = build_message({"to": self.get_option("to"), "sender": self.get_option("sender"),
+                                   "subject": subject, "body": text, "html_body": page},
+                                  default_sender=params.get("username"))
+            self._send(msg, params)
+        except Exception as exc:
+            self._spool(msg, subject, text, page, exc)
+
+    def _secret_from_file(self):
+        path = self.get_option("password_file")
+        if not path:
+            return None
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o077:
+            raise ReportNotSent(f"password_file {path} has mode {mode:04o}, readable by others; refusing it: "
+                                f"run chmod 600 {path}")
+        with open(path, encoding="utf-8") as handle:
+            return handle.readline().strip()
+
+    def _params(self):
+        port = self.get_option("port")
+        security = resolve_security(port, self.get_option("security"))
+        params = {"username": self.get_option("username"), "host": self.get_option("host"), "port": port,
+                  "ca_file": self.get_option("ca_file"), "timeout": self.get_option("timeout"), "ehlohost": None,
+                  "security": security, "password": self.get_option("password") or self._secret_from_file(),
+                  "access_token": self.get_option("access_token"), "oauth": None}
+        if self.get_option("oauth_refresh_token"):
+            params["oauth"] = {"client_id": self.get_option("oauth_client_id"),
+                               "client_secret": self.get_option("oauth_client_secret"),
+                               "refresh_token": self.get_option("oauth_refresh_token"),
+                               "token_uri": self.get_option("oauth_token_uri")}
+        has_secret = params["password"] or params["access_token"] or params["oauth"]
+        if security == "none" and has_secret:
+            raise ReportNotSent("security=none is only for a local relay without credentials")
+        if security != "none" and not (has_secret and params["username"]):
+            raise ReportNotSent("no credentials: set username and MAILOPS_GMAIL_REPORT_PASSWORD (or password_file, "
+                                "MAILOPS_GMAIL_REPORT_ACCESS_TOKEN, or the oauth options)")
+        return params
+
+    def _send(self, msg, params):
+        security = params["security"]
+
+        def make_submitter():
+            creds = credentials(params) if security != "none" else None
+            return Submitter(lambda: smtp_client(params, security), creds,
+                             endpoint=f"{params['host']}:{params['port']}", retries=self.get_option("retries"))
+
+        account = params["username"] or msg.sender
+        [result], _stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"))
+        if result["status"] != "sent" or result["refused"]:
+            error = result["error"] or {"message": "refused: " + "; ".join(result["refused"].values())}
+            raise ReportNotSent(error["message"])
+        self._display.display(f"deploy_report: report mailed to {', '.join(result['accepted'])}")
+
+    def _spool(self, msg, subject, text, page, exc):
+        spool_dir = self.get_option("spool_dir")
+        try:
+            if msg is None:  # the message itself could not be built: keep a minimal one
+                [msg] = build_message({"to": "undisclosed@localhost", "subject": subject, "body": text,
+                                       "html_body": page}, default_sender="deploy-report@localhost")
+            path = _spool.write(spool_dir, msg.raw, msg.sender, msg.recipients, msg.message_id)
+            where = f"report written to {path}"
+        except Exception as spool_exc:
+            where = f"and it could not be spooled either: {spool_exc}"
+        self._display.warning(f"deploy_report: the report mail was not sent ({exc}); {where}")
