@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: access_token
+short_description: Fresh OAuth 2.0 access token for Gmail from a refresh token
+version_added: 0.1.0
+author:
+  - mailops.gmail contributors
+description:
+  - Exchanges an OAuth 2.0 refresh token for an access token at Google's token endpoint, on the controller.
+  - The token is cached (in memory, and in O(cache_dir) unless that is empty) and reused until
+    O(min_validity) seconds before it expires, so many tasks and hosts share one refresh.
+  - Each term, if given, is a dict with the keys of the module option C(oauth) (C(client_id), C(client_secret),
+    C(refresh_token), C(token_uri)); without terms the options below are used. Keys missing in a term
+    come from the options.
+options:
+  _terms:
+    description: Dicts of OAuth credentials, one token returned for each.
+    type: list
+    elements: dict
+    required: false
+  client_id:
+    description: The OAuth client ID.
+    type: str
+  client_secret:
+    description: The OAuth client secret.
+    type: str
+  refresh_token:
+    description: The refresh token of the grant (scope V(https://mail.google.com/)).
+    type: str
+  token_uri:
+    description: The token endpoint; must be an C(https://) URL.
+    type: str
+    default: https://oauth2.googleapis.com/token
+  ca_file:
+    description: A PEM CA bundle to verify the token endpoint against, instead of the system store.
+    type: path
+  timeout:
+    description: Seconds to wait for the token endpoint.
+    type: float
+    default: 30
+  min_validity:
+    description: A cached token is reused only while it stays valid for at least this many seconds.
+    type: int
+    default: 300
+  cache_dir:
+    description:
+      - Directory for cached tokens (mode 0700, files 0600, named by a hash of the client and the refresh token).
+      - The file cache shares tokens between the forks of one run and between runs; set to an empty
+        string to keep tokens in memory only.
+    type: str
+    default: ~/.ansible/mailops_gmail/tokens
+notes:
+  - Refresh tokens of OAuth apps in "Testing" status expire after 7 days (C(invalid_grant)).
+  - Access tokens are secrets; use C(no_log) on tasks that show them.
+seealso:
+  - module: mailops.gmail.credentials_info
+"""
+
+EXAMPLES = r"""
+- name: Send with an access token fetched on the controller
+  mailops.gmail.credentials_info:
+    username: ops.alerts@gmail.com
+    access_token: "{{ lookup('mailops.gmail.access_token', client_id=gmail_client_id,
+                      client_secret=vault_gmail_client_secret, refresh_token=vault_gmail_refresh_token) }}"
+
+- name: The same with the dict used for the oauth option
+  ansible.builtin.set_fact:
+    gmail_access_token: "{{ lookup('mailops.gmail.access_token', gmail_oauth) }}"
+  no_log: true
+"""
+
+RETURN = r"""
+_raw:
+  description: One access token per term (one when there are no terms).
+  type: list
+  elements: str
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_access_token
+
+KEYS = ("client_id", "client_secret", "refresh_token", "token_uri")
+_MEMORY = {}
+
+
+def _cache_key(oauth):
+    material = "\0".join(oauth[key] for key in ("token_uri", "client_id", "refresh_token"))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _read_file(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _write_file(directory, name, entry):
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # mkstemp creates the file 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(entry, handle)
+        os.replace(tmp, os.path.join(directory, name))
+    except OSError:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class LookupModule(LookupBase):
+    def run(self, terms, variables=None, **kwargs):
+        self.set_options(var_options=variables, direct=kwargs)
+        defaults = {key: self.get_option(key) for key in KEYS}
+        return [self._token(self._oauth(term, defaults)) for term in (terms or [{}])]
+
+    @staticmethod
+    def _oauth(term, defaults):
+        if not isinstance(term, dict):
+            raise AnsibleLookupError("mailops.gmail.access_token: each term must be a dict with the keys of oauth")
+        unknown = sorted(set(term) - set(KEYS))
+        if unknown:
+            raise AnsibleLookupError(f"mailops.gmail.access_token: unknown keys {', '.join(unknown)}")
+        oauth = dict(defaults, **{key: value for key, value in term.items() if value is not None})
+        missing = [key for key in KEYS if not oauth.get(key)]
+        if missing:
+            raise AnsibleLookupError(f"mailops.gmail.access_token: give {', '.join(missing)} (as options or term keys)")
+        for key in KEYS:
+            if any(char in str(oauth[key]) for char in "\r\n\0"):
+                raise AnsibleLookupError(f"mailops.gmail.access_token: {key} must not contain CR, LF or NUL")
+        return oauth
+
+    def _token(self, oauth):
+        key = _cache_key(oauth)
+        directory = os.path.expanduser(self.get_option("cache_dir") or "")
+        path = os.path.join(directory, key + ".json") if directory else None
+        now = time.time()
+        min_validity = self.get_option("min_validity")
+        for entry in (_MEMORY.get(key), _read_file(path) if path else None):
+            if entry and entry.get("expires_at", 0) - min_validity > now and entry.get("access_token"):
+                _MEMORY[key] = entry
+                return entry["access_token"]
+        try:
+            token = refresh_access_token(
+                oauth["token_uri"],
+                oauth["client_id"],
+                oauth["client_secret"],
+                oauth["refresh_token"],
+                ca_file=self.get_option("ca_file"),
+                timeout=self.get_option("timeout"),
+            )
+        except GmailError as exc:
+            raise AnsibleLookupError(f"{exc} {exc.classification['remediation']}") from None
+        entry = {"access_token": token["access_token"], "expires_at": token["expires_at"]}
+        _MEMORY[key] = entry
+        if path:
+            try:
+                _write_file(directory, key + ".json", entry)
+            except OSError as exc:
+                self._display.warning(f"mailops.gmail.access_token: cannot cache the token in {directory}: {exc}")
+        return entry["access_token"]
