@@ -1,0 +1,279 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Container-free tests of the postfix_relay role: bad input is refused before the host is
+touched, and the templates render what docs/postfix_relay.md promises.
+
+The real relay (Postfix against the emulator) is tested by the molecule scenarios in
+extensions/molecule/postfix_relay*.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "postfix_relay"
+SECRET = "zyxwvutsrqponmlk"  # a made-up app password that must never appear in output
+
+
+def run_playbook(tmp_path, plays, hosts, extra_args=(), callback="default", group_vars=None):
+    """Run plays against local hosts (name -> host vars); return (rc, stdout, stderr)."""
+    inventory = {
+        "all": {
+            "vars": group_vars or {},
+            "hosts": {
+                name: {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    **hostvars,
+                }
+                for name, hostvars in hosts.items()
+            },
+        }
+    }
+    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
+    env = dict(
+        os.environ,
+        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_RETRY_FILES_ENABLED="0",
+        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+        ANSIBLE_STDOUT_CALLBACK=callback,
+    )
+    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventory.yml", "play.yml", *extra_args]
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+GOOD = {"postfix_relay_username": "ops.alerts@gmail.com", "postfix_relay_password": SECRET}
+
+# host name -> (variables, text the failure must contain). Every case fails before any
+# task touches the host: argument_specs validation or tasks/preflight.yml.
+BAD_INPUT = {
+    "no_username": ({"postfix_relay_password": SECRET}, "postfix_relay_username"),
+    "no_password": ({"postfix_relay_username": "ops.alerts@gmail.com"}, "postfix_relay_password"),
+    "empty_password": ({**GOOD, "postfix_relay_password": ""}, "postfix_relay_password must be"),
+    "password_crlf": ({**GOOD, "postfix_relay_password": SECRET + "\r\nRCPT TO:<x@y>"}, "postfix_relay_password must"),
+    "not_an_address": ({**GOOD, "postfix_relay_username": "ops.alerts"}, "postfix_relay_username must be"),
+    "address_newline": ({**GOOD, "postfix_relay_username": "ops@gmail.com\n"}, "postfix_relay_username must be"),
+    "address_space": ({**GOOD, "postfix_relay_username": "ops alerts@gmail.com"}, "postfix_relay_username must be"),
+    "bad_from": ({**GOOD, "postfix_relay_from": "noreply"}, "postfix_relay_from must be"),
+    "bad_root_alias": ({**GOOD, "postfix_relay_root_alias": "a@b.c\nBcc: x@y.z"}, "postfix_relay_root_alias must"),
+    "bad_test_to": ({**GOOD, "postfix_relay_test_to": "root"}, "postfix_relay_test_to must"),
+    "465_starttls": ({**GOOD, "postfix_relay_port": 465, "postfix_relay_security": "starttls"}, "implicit TLS"),
+    "587_tls": ({**GOOD, "postfix_relay_port": 587, "postfix_relay_security": "tls"}, "postfix_relay_port 587"),
+    "2525_auto": ({**GOOD, "postfix_relay_port": 2525}, "state it for any other port"),
+    "port_range": ({**GOOD, "postfix_relay_port": 70000, "postfix_relay_security": "tls"}, "a TCP port"),
+    "port_text": ({**GOOD, "postfix_relay_port": "smtp"}, "postfix_relay_port"),
+    "bad_security": ({**GOOD, "postfix_relay_security": "ssl"}, "postfix_relay_security"),
+    "insecure_tls": ({**GOOD, "postfix_relay_tls_security_level": "encrypt"}, "postfix_relay_allow_insecure_tls"),
+    "unknown_level": ({**GOOD, "postfix_relay_tls_security_level": "dane"}, "postfix_relay_tls_security_level"),
+    "host_crlf": ({**GOOD, "postfix_relay_host": "smtp.gmail.com\r\nx"}, "postfix_relay_host must"),
+    "host_space": ({**GOOD, "postfix_relay_host": "smtp.gmail.com evil"}, "postfix_relay_host must"),
+    "host_port": ({**GOOD, "postfix_relay_host": "[smtp.gmail.com]:587"}, "postfix_relay_host must"),
+    "rate_delay": ({**GOOD, "postfix_relay_rate_delay": "1 sec"}, "postfix_relay_rate_delay"),
+    "extra_name": ({**GOOD, "postfix_relay_main_cf_extra": {"bad name": "x"}}, "postfix_relay_main_cf_extra"),
+    "extra_crlf": ({**GOOD, "postfix_relay_main_cf_extra": {"smtp_helo_name": "a\nrelayhost = x"}}, "one-line"),
+    "bad_mode": ({**GOOD, "postfix_relay_mode": "hub"}, "postfix_relay_mode"),
+}
+
+
+def _failures(stdout):
+    """host -> failure message, from the json callback's output."""
+    data = json.loads(stdout[stdout.index("{") :])
+    failures = {}
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if result.get("failed"):
+                    items = [item.get("msg", "") for item in result.get("results", []) if item.get("failed")]
+                    failures[host] = " | ".join([result.get("msg", ""), *items])
+    return failures
+
+
+def test_bad_input_is_refused_with_the_variable_named(tmp_path):
+    play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
+    hosts = {name: case[0] for name, case in BAD_INPUT.items()}
+    rc, out, err = run_playbook(tmp_path, play, hosts, callback="json")
+    assert rc != 0
+    failures = _failures(out)
+    assert failures.keys() == BAD_INPUT.keys(), out[-3000:] + err[-3000:]
+    for name, (_, expected) in BAD_INPUT.items():
+        assert expected in failures[name], (name, failures[name])
+        assert "Traceback" not in failures[name]
+    # Nothing ran after the checks: every task seen is argument validation or preflight.
+    tasks = {task["task"]["name"] for play in json.loads(out)["plays"] for task in play["tasks"]}
+    assert all("alidat" in name or name.split(" : ")[-1].startswith("Check ") for name in tasks), tasks
+
+
+def test_password_never_printed_on_refusal(tmp_path):
+    play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
+    hosts = {name: BAD_INPUT[name][0] for name in ("password_crlf", "insecure_tls", "465_starttls", "no_username")}
+    rc, out, err = run_playbook(tmp_path, play, hosts, ["-vvv", "--diff"])
+    assert rc != 0 and "postfix_relay_allow_insecure_tls" in out
+    assert SECRET not in out + err
+
+
+# host name -> variables; each renders the role's templates into <tmp>/<host>/.
+RENDER = {
+    "default": {**GOOD, "__postfix_relay_db_type": "lmdb", "__postfix_relay_version": "3.10.4"},
+    "port465": {
+        **GOOD,
+        "__postfix_relay_db_type": "hash",
+        "__postfix_relay_version": "3.3.2",
+        "postfix_relay_port": 465,
+        "postfix_relay_from": "noreply@example.com",
+        "postfix_relay_root_alias": "team.reports@gmail.com",
+        "postfix_relay_sender_rewrite": "all",
+        "postfix_relay_inet_protocols": "ipv4",
+        "postfix_relay_main_cf_extra": {"smtp_helo_name": "relay.example.test"},
+    },
+    "norewrite": {
+        **GOOD,
+        "__postfix_relay_db_type": "hash",
+        "__postfix_relay_version": "3.7.11",
+        "postfix_relay_sender_rewrite": "none",
+        "postfix_relay_tls_connection_reuse": False,
+    },
+}
+TEMPLATES = ("main.cf", "sasl_passwd", "sender_canonical", "recipient_canonical")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("render")
+    tasks = [
+        {
+            "name": "Render " + name,
+            "ansible.builtin.template": {
+                "src": str(ROLE / "templates" / f"{name}.j2"),
+                "dest": str(tmp_path) + "/{{ inventory_hostname }}/" + name,
+                "mode": "0600",
+            },
+        }
+        for name in TEMPLATES
+    ]
+    play = [
+        {
+            "hosts": "all",
+            "gather_facts": True,
+            "gather_subset": ["min"],
+            "vars_files": [str(ROLE / "vars" / "main.yml")],
+            "tasks": [
+                {
+                    "ansible.builtin.file": {
+                        "path": str(tmp_path) + "/{{ inventory_hostname }}",
+                        "state": "directory",
+                        "mode": "0700",
+                    }
+                },
+                *tasks,
+            ],
+        }
+    ]
+    # Role defaults as group vars: the lowest precedence a playbook can give them here.
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    defaults["postfix_relay_myhostname"] = "relay.example.test"
+    rc, out, err = run_playbook(tmp_path, play, RENDER, group_vars=defaults)
+    assert rc == 0, out[-3000:] + err[-3000:]
+
+    def read(host, name):
+        return (tmp_path / host / name).read_text()
+
+    return read
+
+
+def _params(text):
+    """main.cf as a dict (the last setting wins, as in Postfix)."""
+    params = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            params[name.strip()] = value.strip()
+    return params
+
+
+def _regexp_map(text):
+    """The (pattern, result) pairs of a Postfix regexp table, compiled for Python (case-insensitive)."""
+    import re
+
+    pairs = []
+    for line in text.splitlines():
+        if line.startswith("/"):
+            pattern, result = line[1:].split("/ ", 1)
+            pairs.append((re.compile(pattern, re.IGNORECASE), result))
+    return pairs
+
+
+def _lookup(pairs, address):
+    return next((result for pattern, result in pairs if pattern.search(address)), None)
+
+
+def test_default_main_cf_is_a_verified_587_null_client(rendered):
+    main = _params(rendered("default", "main.cf"))
+    assert main["relayhost"] == "[smtp.gmail.com]:587"
+    assert main["smtp_tls_wrappermode"] == "no"
+    assert main["smtp_tls_security_level"] == "secure"
+    assert main["smtp_tls_CAfile"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert main["smtp_sasl_password_maps"] == "lmdb:/etc/postfix/sasl_passwd"
+    assert main["smtp_sasl_security_options"] == main["smtp_sasl_tls_security_options"] == "noanonymous"
+    assert main["smtp_host_lookup"] == "native"
+    assert main["inet_interfaces"] == "loopback-only"
+    assert main["mydestination"] == ""
+    assert main["mynetworks"] == "127.0.0.0/8 [::1]/128"
+    assert main["smtp_tls_connection_reuse"] == "yes"
+    assert main["compatibility_level"] == "3.6"
+    assert main["sender_canonical_maps"] == "regexp:/etc/postfix/sender_canonical"
+    assert (main["smtp_destination_concurrency_limit"], main["smtp_destination_rate_delay"]) == ("2", "1s")
+
+
+def test_sasl_passwd_key_matches_relayhost(rendered):
+    for host in ("default", "port465"):
+        relayhost = _params(rendered(host, "main.cf"))["relayhost"]
+        lines = [line for line in rendered(host, "sasl_passwd").splitlines() if not line.startswith("#")]
+        assert lines == [f"{relayhost} ops.alerts@gmail.com:{SECRET}"]
+
+
+def test_465_uses_wrappermode_and_old_postfix_gets_no_reuse(rendered):
+    main = _params(rendered("port465", "main.cf"))
+    assert main["relayhost"] == "[smtp.gmail.com]:465"
+    assert main["smtp_tls_wrappermode"] == "yes"
+    assert main["smtp_tls_security_level"] == "secure"
+    assert main["smtp_sasl_password_maps"] == "hash:/etc/postfix/sasl_passwd"
+    assert "smtp_tls_connection_reuse" not in main
+    assert main["compatibility_level"] == "2"
+    assert main["inet_protocols"] == "ipv4"
+    assert main["smtp_helo_name"] == "relay.example.test"
+
+
+def test_local_senders_and_recipients_are_rewritten(rendered):
+    senders = _regexp_map(rendered("default", "sender_canonical"))
+    for local in ("root@relay.example.test", "www-data@localhost", "cron@LOCALHOST.localdomain"):
+        assert _lookup(senders, local) == "ops.alerts@gmail.com", local
+    for foreign in ("someone@example.com", "root@relay.example.test.evil.org", "root@xrelay.example.test"):
+        assert _lookup(senders, foreign) is None, foreign
+    recipients = _regexp_map(rendered("default", "recipient_canonical"))
+    assert _lookup(recipients, "root@relay.example.test") == "ops.alerts@gmail.com"
+    assert _lookup(recipients, "boss@example.com") is None
+
+
+def test_rewrite_all_to_alias_and_root_alias(rendered):
+    senders = _regexp_map(rendered("port465", "sender_canonical"))
+    assert _lookup(senders, "anyone@example.com") == "noreply@example.com"
+    recipients = _regexp_map(rendered("port465", "recipient_canonical"))
+    assert _lookup(recipients, "root@relay.example.test") == "team.reports@gmail.com"
+
+
+def test_rewrite_none_and_reuse_off(rendered):
+    main = _params(rendered("norewrite", "main.cf"))
+    assert "sender_canonical_maps" not in main
+    assert main["smtp_tls_connection_reuse"] == "no"
+    assert _regexp_map(rendered("norewrite", "sender_canonical")) == []
