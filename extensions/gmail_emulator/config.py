@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Default accounts, OAuth clients and switches of the emulator (see docs/emulator.md)."""
+from __future__ import annotations
+
+import copy
+
+GMAIL_SIZE = 35882577
+SCOPE = "https://mail.google.com/"
+CLIENT_ID = "emulator-client-id.apps.googleusercontent.com"
+
+# Other helpers' tests rely on this table exactly.
+DEFAULT_ACCOUNTS = {
+    "ops.alerts@gmail.com": {
+        "app_passwords": ["abcdefghijklmnop"],
+        "password": "correct-horse-battery",
+        "aliases": ["noreply@example.com"],
+    },
+    "team.reports@gmail.com": {"app_passwords": ["ponmlkjihgfedcba"]},
+    "blocked.user@gmail.com": {"app_passwords": ["qrstuvwxyzabcdef"], "blocked": True},
+}
+DEFAULT_CLIENTS = {CLIENT_ID: "emulator-client-secret"}
+DEFAULT_REFRESH_TOKENS = {
+    "1//refresh-ops-alerts": "ops.alerts@gmail.com",
+    "1//refresh-team-reports": "team.reports@gmail.com",
+    "1//refresh-revoked": None,  # revoked: invalid_grant
+}
+# access token -> [user, expired]
+DEFAULT_ACCESS_TOKENS = {
+    "ya29.valid-ops-alerts": ["ops.alerts@gmail.com", False],
+    "ya29.expired-ops-alerts": ["ops.alerts@gmail.com", True],
+}
+
+# Runtime switches: name -> default. `emu.set()` and POST /_emulator/set accept exactly these.
+SWITCHES = {
+    "delay": 0.0,  # seconds held before each flight of replies (one round trip)
+    "pipelining": True,  # advertise PIPELINING after EHLO
+    "wrong_cert": False,  # TLS listeners present a certificate for wrong.example.net only
+    "daily_limit": None,  # messages per account before 550 5.4.5 at MAIL; None = off
+    "max_message_size": GMAIL_SIZE,  # SIZE advertised and enforced (552 5.3.4)
+    "max_recipients": 100,  # the 101st RCPT gets 452 4.5.3
+    "token_lifetime": 3599,  # expires_in of tokens issued by POST /token
+    "imap_enabled": True,  # global IMAP access switch (accounts may also set "imap": false)
+    "pop_enabled": True,  # global POP access switch (accounts may also set "pop": false)
+}
+_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime"}
+_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled"}
+_TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
+
+
+class ConfigError(ValueError):
+    """A bad switch or account table; the message names the parameter and the fix."""
+
+
+def check_switches(values: dict) -> dict:
+    """Validate switch values; return a copy with numbers normalised."""
+    out = {}
+    for name, value in values.items():
+        if name not in SWITCHES:
+            raise ConfigError(f"unknown emulator switch {name!r}; use one of: {', '.join(sorted(SWITCHES))}")
+        if name in _FLAGS and not isinstance(value, bool):
+            raise ConfigError(f"switch {name!r} must be true or false, got {value!r}")
+        if name in _NUMBERS:
+            if value is None and name == "daily_limit":
+                out[name] = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"switch {name!r} must be a number >= 0, got {value!r}")
+            value = float(value) if name == "delay" else int(value)
+        out[name] = value
+    return out
+
+
+def default_config() -> dict:
+    """A fresh, mutable copy of the whole default configuration."""
+    cfg = {
+        "accounts": copy.deepcopy(DEFAULT_ACCOUNTS),
+        "clients": dict(DEFAULT_CLIENTS),
+        "refresh_tokens": dict(DEFAULT_REFRESH_TOKENS),
+        "access_tokens": copy.deepcopy(DEFAULT_ACCESS_TOKENS),
+        "extra_san": [],
+    }
+    cfg.update(SWITCHES)
+    return cfg
+
+
+def build_config(overrides: dict | None = None) -> dict:
+    """Default config updated by `overrides` (a --config file or Emulator(**kwargs))."""
+    cfg = default_config()
+    overrides = dict(overrides or {})
+    for name in _TABLES:
+        if name in overrides:
+            table = overrides.pop(name)
+            if not isinstance(table, dict):
+                raise ConfigError(f"{name!r} must be a mapping, got {type(table).__name__}")
+            cfg[name] = copy.deepcopy(table)
+    if "extra_san" in overrides:
+        san = overrides.pop("extra_san")
+        if isinstance(san, str) or not isinstance(san, (list, tuple)):
+            raise ConfigError("'extra_san' must be a list of host names or IP addresses")
+        cfg["extra_san"] = [str(s) for s in san]
+    cfg.update(check_switches(overrides))
+    return cfg
+
+
+def normalise_password(password: str) -> str:
+    """Google shows app passwords as `abcd efgh ijkl mnop`; spaces do not count."""
+    return password.replace(" ", "")

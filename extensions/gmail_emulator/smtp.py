@@ -1,0 +1,312 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""smtp.gmail.com on aiosmtpd (1.4.3 to 1.4.6): STARTTLS (587 role) and implicit TLS (465 role).
+
+Overrides, all covered by tests/integration/test_emulator_smtp.py: `push` (Gmail's reply
+texts, held replies for round trips), `connection_made`/`connection_lost` (records), the
+`smtp_*` command methods (faults, STARTTLS and AUTH requirements), `auth_*` methods.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import time
+
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException
+
+from . import state as st
+from .message import message_record, rewrite_from
+from .records import write_bytes
+from .rtt import HoldingReader
+from .session import BEARER_ERROR, Conversation
+
+# aiosmtpd logs every command at INFO and warns about its own deprecated login_data on each AUTH.
+logging.getLogger("mail.log").setLevel(logging.ERROR)
+AUTH_LINE = "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH"
+G = " {id} - gsmtp"
+REPLIES = {
+    "greeting": "220 smtp.gmail.com ESMTP" + G,
+    "starttls_first": "530 5.7.0 Must issue a STARTTLS command first." + G,
+    "auth_required": "530-5.5.1 Authentication Required. Learn more at\r\n"
+                     "530 5.5.1  https://support.google.com/mail/?p=WantAuthError" + G,
+    "accepted": "235 2.7.0 Accepted",
+    st.BAD: "535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
+            "535 5.7.8  https://support.google.com/mail/?p=BadCredentials" + G,
+    st.APP_PASSWORD_REQUIRED: "534-5.7.9 Application-specific password required. For more information, go to\r\n"
+                              "534 5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor" + G,
+    st.WEB_LOGIN_REQUIRED: "534-5.7.14 Please log in via your web browser and then try again.\r\n"
+                           "534 5.7.14  Learn more at https://support.google.com/mail/answer/78754" + G,
+    "quota": "550-5.4.5 Daily user sending limit exceeded. For more information on Gmail\r\n"
+             "550-5.4.5 sending limits go to\r\n550 5.4.5  https://support.google.com/a/answer/166852" + G,
+    "too_many_rcpts": "452-4.5.3 Your message has too many recipients. For more information regarding\r\n"
+                      "452-4.5.3 Google's sending limits, visit\r\n"
+                      "452 4.5.3  https://support.google.com/mail/answer/6592" + G,
+    "too_big": "552-5.3.4 Your message exceeded Google's message size limits. Please visit\r\n"
+               "552 5.3.4  https://support.google.com/mail/?p=MaxSizeError" + G,
+    "mail_ok": "250 2.1.0 OK" + G,
+    "rcpt_ok": "250 2.1.5 OK" + G,
+    "eom_ok": "250 2.0.0 OK  {ts}" + G,
+    "quit": "221 2.0.0 closing connection" + G,
+    "tls_active": "502 5.5.1 Unrecognized command." + G,
+}
+# aiosmtpd's stock replies, said the way Gmail says them.
+STOCK = {
+    "220 Ready to start TLS": "220 2.0.0 Ready to start TLS",
+    "354 End data with <CR><LF>.<CR><LF>": "354 Go ahead" + G,
+    "552 Error: message size exceeds fixed maximum message size": REPLIES["too_big"],
+    "552 Error: Too much mail data": REPLIES["too_big"],
+    "503 Error: send HELO first": "503 5.5.1 EHLO/HELO first." + G,
+    "503 Error: send EHLO first": "503 5.5.1 EHLO/HELO first." + G,
+    "503 Error: need MAIL command": "503 5.5.1 MAIL first." + G,
+    "503 Error: need RCPT command": "503 5.5.1 RCPT first." + G,
+    "503 Error: nested MAIL command": "503 5.5.1 Nested MAIL command." + G,
+    "503 Already authenticated": "503 5.5.1 Already authenticated." + G,
+    "504 5.5.4 Unrecognized authentication type": "504 5.7.4 Unrecognized authentication type." + G,
+    "501 5.5.2 Can't decode base64": "501 5.5.2 Cannot Decode response" + G,
+    "250 OK": "250 2.1.5 Flushed" + G,
+}
+
+
+class _Hooks:
+    """aiosmtpd handler: forwards the public hooks to the session object."""
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        return server.ehlo_lines(hostname)
+
+    async def handle_MAIL(self, server, session, envelope, address, options):
+        return server.on_mail(envelope, address, options)
+
+    async def handle_RCPT(self, server, session, envelope, address, options):
+        return server.on_rcpt(envelope, address, options)
+
+    async def handle_DATA(self, server, session, envelope):
+        return await server.on_eom(envelope)
+
+
+class GmailSMTP(Conversation, SMTP):
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+    def __init__(self, state, listener: str, tls_context, implicit_tls: bool):
+        self.state, self.listener, self.implicit_tls = state, listener, implicit_tls
+        self._greeted = False
+        super().__init__(
+            _Hooks(), hostname="smtp.gmail.com", ident="ESMTP", loop=asyncio.get_running_loop(),
+            tls_context=None if implicit_tls else tls_context, require_starttls=False,
+            auth_required=False, auth_require_tls=False, enable_SMTPUTF8=True,
+            data_size_limit=state.get("max_message_size"), authenticator=self._password_auth,
+        )
+
+    # -- connection and I/O -----------------------------------------------------------
+    def connection_made(self, transport) -> None:
+        first = self.transport is None
+        super().connection_made(transport)
+        if first:
+            self.begin(self.state, self.listener, transport)
+            self._reader = HoldingReader(self._reader, self.flight, lambda: self._writer)
+
+    def connection_lost(self, error) -> None:
+        super().connection_lost(error)
+        self.finish()
+
+    @property
+    def out(self):
+        return self._writer
+
+    def close_transport(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def hang(self, silent: bool) -> None:
+        # aiosmtpd cancels this task when the connection goes (client close or ours).
+        await asyncio.get_running_loop().create_future()
+
+    def text(self, key: str, **fields) -> str:
+        return REPLIES[key].format(id=self.sid, **fields)
+
+    async def push(self, status) -> None:
+        if isinstance(status, bytes):
+            status = status.decode("utf-8", "surrogateescape")
+        if not self._greeted:
+            self._greeted = True
+            if await self.fault("connect"):
+                return
+            status = self.text("greeting")
+        status = STOCK.get(status, status).replace("{id}", self.sid)
+        if status.startswith("500 Error: command "):
+            status = "502 5.5.1 Unrecognized command." + G.format(id=self.sid)
+        await self.reply(status)
+        if status.startswith("220 2.0.0"):
+            await self.flight.release(self._writer)  # the TLS handshake follows on this transport
+
+    def is_tls(self) -> bool:
+        return self.transport is not None and self.transport.get_extra_info("ssl_object") is not None
+
+    async def gate(self, stage, line: str, needs_tls=False, needs_auth=False) -> bool:
+        """Record the command; apply faults and Gmail's TLS/AUTH requirements. True = answered."""
+        self.note(line)
+        if stage and await self.fault(stage):
+            return True
+        if needs_tls and not self.is_tls():
+            await self.push(self.text("starttls_first"))
+            return True
+        if needs_auth and not self.session.authenticated:
+            await self.push(self.text("auth_required"))
+            return True
+        return False
+
+    # -- commands ---------------------------------------------------------------------
+    async def smtp_EHLO(self, arg):
+        if not await self.gate("ehlo", f"EHLO {arg or ''}".strip()):
+            await super().smtp_EHLO(arg)
+
+    async def smtp_HELO(self, arg):
+        if not await self.gate("ehlo", f"HELO {arg or ''}".strip()):
+            await super().smtp_HELO(arg)
+
+    def ehlo_lines(self, hostname: str) -> list:
+        self.session.host_name = hostname
+        self.data_size_limit = self.state.get("max_message_size")
+        peer = (self.session.peer or ("?",))[0]
+        lines = [f"smtp.gmail.com at your service, [{peer}]", f"SIZE {self.data_size_limit}", "8BITMIME",
+                 AUTH_LINE if self.is_tls() else "STARTTLS", "ENHANCEDSTATUSCODES"]
+        if self.state.get("pipelining"):
+            lines.append("PIPELINING")
+        lines.append("SMTPUTF8")  # no CHUNKING: BDAT is not implemented
+        return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
+
+    async def smtp_STARTTLS(self, arg):
+        if await self.gate("starttls", "STARTTLS"):
+            return
+        if self.is_tls():
+            await self.push(self.text("tls_active"))
+            return
+        self.rec["starttls"] = True
+        try:
+            await super().smtp_STARTTLS(arg)
+        except TLSSetupException as exc:
+            self.rec["tls_error"] = repr(exc.__cause__)
+            raise
+        self.note_tls(self.transport)
+
+    async def smtp_AUTH(self, arg):
+        words = (arg or "").split()
+        masked = " ".join(words[:1] + ["****"] * (len(words) > 1))
+        if not await self.gate("auth", f"AUTH {masked}".strip(), needs_tls=True):
+            await super().smtp_AUTH(arg)
+
+    async def smtp_MAIL(self, arg):
+        if not await self.gate("mail", f"MAIL {arg or ''}".strip(), needs_tls=True, needs_auth=True):
+            await super().smtp_MAIL(arg)
+
+    async def smtp_RCPT(self, arg):
+        if not await self.gate("rcpt", f"RCPT {arg or ''}".strip(), needs_tls=True, needs_auth=True):
+            await super().smtp_RCPT(arg)
+
+    async def smtp_DATA(self, arg):
+        if not await self.gate("data", "DATA", needs_tls=True, needs_auth=True):
+            await super().smtp_DATA(arg)
+
+    async def smtp_RSET(self, arg):
+        if not await self.gate(None, "RSET"):
+            await super().smtp_RSET(arg)
+
+    async def smtp_NOOP(self, arg):
+        self.note("NOOP")
+        await self.push("250 2.0.0 OK" + G)
+
+    async def smtp_QUIT(self, arg):
+        self.note("QUIT")
+        await self.push(self.text("quit"))
+        await self.flight.release(self._writer)
+        self.rec["closed_by"] = "quit"
+        self.close_transport()
+        await self.hang(False)
+
+    # -- envelope hooks ---------------------------------------------------------------
+    def on_mail(self, envelope, address, options):
+        if self.state.over_quota(self.rec["auth_user"]):
+            return self.text("quota")
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return self.text("mail_ok")
+
+    def on_rcpt(self, envelope, address, options):
+        if len(envelope.rcpt_tos) >= self.state.get("max_recipients"):
+            return self.text("too_many_rcpts")
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(options)
+        return self.text("rcpt_ok")
+
+    async def on_eom(self, envelope):
+        rule = self.state.faults.hit("eom", "smtp")
+        if rule is None:
+            self.save_message(envelope)
+            return self.text("eom_ok", ts=int(time.time()))
+        if rule["action"] == "drop":
+            self.save_message(envelope, dropped=True)  # the real server may have delivered it
+        return await self.apply(rule, hold=False)
+
+    def save_message(self, envelope, dropped: bool = False) -> None:
+        user = self.rec["auth_user"]
+        raw, original, rewritten = rewrite_from(envelope.original_content, user, self.state.aliases(user))
+        seq = self.state.next_seq()
+        mid = f"{seq:05d}-{self.sid.split('-')[1]}"
+        record = message_record(raw, envelope.mail_from, envelope.rcpt_tos)
+        record.update(id=mid, seq=seq, session_id=self.sid, auth_user=user, listener=self.listener,
+                      auth_mechanism=self.rec["auth_mechanism"], tls_version=self.rec["tls_version"],
+                      from_original=original, from_rewritten=rewritten, dropped_after_eom=dropped,
+                      eml=f"{mid}.eml")
+        recorder = self.state.recorder
+        write_bytes(recorder.path("messages", f"{mid}.eml"), raw)
+        recorder.save("messages", record)
+        self.rec["messages"].append(mid)
+        self.state.count_sent(user)
+
+    # -- authentication ---------------------------------------------------------------
+    def _result(self, mechanism: str, user, result: str) -> AuthResult:
+        self.note_auth(mechanism, user, result)
+        if result == st.OK:
+            return AuthResult(success=True, message=REPLIES["accepted"], auth_data=user)
+        return AuthResult(success=False, handled=False, message=self.text(result))
+
+    def _password_auth(self, server, session, envelope, mechanism, login_password) -> AuthResult:
+        user = login_password.login.decode("utf-8", "replace").strip().lower()
+        password = login_password.password.decode("utf-8", "replace")
+        return self._result(mechanism, user, self.state.check_password(user, password))
+
+    async def _bearer(self, mechanism: str, args: list) -> AuthResult:
+        if len(args) == 1:
+            blob = await self.challenge_auth(b"", encode_to_b64=False)
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        else:
+            try:
+                blob = base64.b64decode(args[1], validate=True)
+            except binascii.Error:
+                await self.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        user, token = st.parse_bearer(blob, oauthbearer=mechanism == "OAUTHBEARER")
+        user = (user or "").strip().lower() or None
+        result = self.state.check_token(user, token) if token else st.BAD
+        if result == st.BAD:
+            # Gmail's error challenge; the client answers with an empty line.
+            if await self.challenge_auth(BEARER_ERROR, encode_to_b64=False) is MISSING:
+                self.note_auth(mechanism, user, result)
+                return AuthResult(success=False, handled=True)
+        return self._result(mechanism, user, result)
+
+    async def auth_XOAUTH2(self, _, args):
+        return await self._bearer("XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, _, args):
+        return await self._bearer("OAUTHBEARER", args)
+
+
+async def start(state, host: str, port: int, tls_context, implicit_tls: bool):
+    listener = "smtp-tls" if implicit_tls else "smtp-starttls"
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(lambda: GmailSMTP(state, listener, tls_context, implicit_tls), host, port,
+                                    ssl=tls_context if implicit_tls else None)

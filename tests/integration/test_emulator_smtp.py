@@ -1,0 +1,226 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""The emulator's SMTP listeners, driven by smtplib and a raw line client (exact wire text)."""
+from __future__ import annotations
+
+import base64
+import json
+import smtplib
+import ssl
+
+import pytest
+from gmail_emulator.wire import Wire, b64, plain, xoauth2
+
+USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
+MSG = b"From: Ops <ops.alerts@gmail.com>\r\nTo: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
+BEARER_JSON = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+
+
+def ctx(emu):
+    return ssl.create_default_context(cafile=emu.ca_file)
+
+
+def client(emu, login=True, implicit=False, timeout=5):
+    if implicit:
+        s = smtplib.SMTP_SSL(emu.host, emu.smtp_tls_port, context=ctx(emu), timeout=timeout)
+    else:
+        s = smtplib.SMTP(emu.host, emu.smtp_starttls_port, timeout=timeout)
+        s.starttls(context=ctx(emu))
+    s.ehlo()
+    if login:
+        s.login(USER, APP_PW)
+    return s
+
+
+@pytest.fixture
+def wire(gmail_emulator):
+    """Opens raw clients after EHLO (+ STARTTLS, EHLO, AUTH PLAIN); closes them after the test."""
+    opened = []
+
+    def open_wire(tls=True, auth=True):
+        w = Wire(gmail_emulator.host, gmail_emulator.smtp_starttls_port)
+        opened.append(w)
+        assert w.reply()[0].startswith("220 smtp.gmail.com ESMTP ")
+        w.cmd("EHLO test")
+        if tls:
+            assert w.starttls(ctx(gmail_emulator)) == ["220 2.0.0 Ready to start TLS"]
+            w.cmd("EHLO test")
+        if auth:
+            assert w.cmd(f"AUTH PLAIN {plain(USER, APP_PW)}") == ["235 2.7.0 Accepted"]
+        return w
+    yield open_wire
+    for w in opened:
+        w.close()
+
+
+def test_ehlo_before_and_after_starttls(gmail_emulator):
+    w = Wire(gmail_emulator.host, gmail_emulator.smtp_starttls_port)
+    w.reply()
+    before = [line[4:] for line in w.cmd("EHLO client.example")]
+    assert before[1:] == ["SIZE 35882577", "8BITMIME", "STARTTLS", "ENHANCEDSTATUSCODES", "PIPELINING", "SMTPUTF8"]
+    w.starttls(ctx(gmail_emulator))
+    after = [line[4:] for line in w.cmd("EHLO client.example")]
+    assert after[0].startswith("smtp.gmail.com at your service")
+    assert after[1:] == ["SIZE 35882577", "8BITMIME", "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
+                         "ENHANCEDSTATUSCODES", "PIPELINING", "SMTPUTF8"]
+
+
+@pytest.mark.parametrize("command", [f"AUTH PLAIN {plain(USER, APP_PW)}", "MAIL FROM:<ops.alerts@gmail.com>",
+                                     "RCPT TO:<a@example.com>", "DATA"])
+def test_commands_before_starttls_get_530_5_7_0(gmail_emulator, wire, command):
+    w = wire(tls=False, auth=False)
+    [answer] = w.cmd(command)
+    assert answer.startswith("530 5.7.0 Must issue a STARTTLS command first. ") and answer.endswith(" - gsmtp")
+    w.close()
+    assert gmail_emulator.sessions()[0]["auth_result"] is None
+
+
+def test_mail_without_auth_after_tls(gmail_emulator, wire):
+    w = wire(auth=False)
+    answer = w.cmd("MAIL FROM:<ops.alerts@gmail.com>")
+    assert answer[0] == "530-5.5.1 Authentication Required. Learn more at"
+    assert answer[1].startswith("530 5.5.1  https://support.google.com/mail/?p=WantAuthError ")
+
+
+def test_implicit_tls_send(gmail_emulator):
+    with client(gmail_emulator, implicit=True) as s:
+        assert "auth" in s.esmtp_features and "starttls" not in s.esmtp_features
+        s.sendmail(USER, ["a@example.com"], MSG)
+    [session] = gmail_emulator.sessions()
+    assert session["listener"] == "smtp-tls" and session["tls_version"] == "TLSv1.3"
+    assert session["starttls"] is False and session["auth_user"] == USER
+    [msg] = gmail_emulator.messages()
+    assert msg["rcpt_tos"] == ["a@example.com"] and msg["tls_version"] == "TLSv1.3"
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+@pytest.mark.parametrize("password", ["abcdefghijklmnop", "abcd efgh ijkl mnop"])
+def test_password_mechanisms(gmail_emulator, mechanism, password):
+    s = client(gmail_emulator, login=False)
+    s.user, s.password = USER, password
+    code, _ = s.auth(mechanism, getattr(s, f"auth_{mechanism.lower()}"), initial_response_ok=mechanism == "PLAIN")
+    assert code == 235
+    s.sendmail(USER, ["a@example.com"], MSG)
+    s.quit()
+    [session] = gmail_emulator.sessions()
+    assert (session["auth_mechanism"], session["auth_user"], session["auth_result"]) == (mechanism, USER, "ok")
+    assert gmail_emulator.messages()[0]["auth_mechanism"] == mechanism
+
+
+def test_auth_login_prompts(gmail_emulator, wire):
+    w = wire(auth=False)
+    assert w.cmd("AUTH LOGIN") == ["334 VXNlcm5hbWU6"]  # "Username:"
+    assert w.cmd(b64(USER)) == ["334 UGFzc3dvcmQ6"]  # "Password:"
+    assert w.cmd(b64(APP_PW)) == ["235 2.7.0 Accepted"]
+
+
+@pytest.mark.parametrize("user, password, first, last", [
+    (USER, "correct-horse-battery", "534-5.7.9 Application-specific password required.",
+     "534 5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor "),
+    ("blocked.user@gmail.com", "qrstuvwxyzabcdef", "534-5.7.14 Please log in via your web browser and then try again.",
+     "534 5.7.14  Learn more at "),
+    (USER, "wrong-password-xx", "535-5.7.8 Username and Password not accepted. For more information, go to",
+     "535 5.7.8  https://support.google.com/mail/?p=BadCredentials "),
+    ("nobody@gmail.com", APP_PW, "535-5.7.8 Username and Password not accepted.",
+     "535 5.7.8  https://support.google.com/mail/?p=BadCredentials "),
+])
+def test_refused_logins(gmail_emulator, wire, user, password, first, last):
+    w = wire(auth=False)
+    answer = w.cmd(f"AUTH PLAIN {plain(user, password)}")
+    assert answer[0].startswith(first) and answer[-1].startswith(last) and answer[-1].endswith(" - gsmtp")
+    with client(gmail_emulator, login=False) as s, pytest.raises(smtplib.SMTPAuthenticationError) as err:
+        s.login(user, password)
+    assert err.value.smtp_code == int(first[:3])
+
+
+def test_xoauth2_accepted(gmail_emulator, wire):
+    w = wire(auth=False)
+    assert w.cmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.valid-ops-alerts')}") == ["235 2.7.0 Accepted"]
+    assert w.cmd("MAIL FROM:<ops.alerts@gmail.com>")[0].startswith("250 2.1.0 OK")
+
+
+def test_xoauth2_without_initial_response(gmail_emulator, wire):
+    w = wire(auth=False)
+    assert w.cmd("AUTH XOAUTH2") == ["334 "]
+    assert w.cmd(xoauth2(USER, "ya29.valid-ops-alerts")) == ["235 2.7.0 Accepted"]
+
+
+@pytest.mark.parametrize("user, token", [(USER, "ya29.expired-ops-alerts"), (USER, "ya29.unknown"),
+                                         ("team.reports@gmail.com", "ya29.valid-ops-alerts")])
+def test_xoauth2_failure_continuation(gmail_emulator, wire, user, token):
+    w = wire(auth=False)
+    [challenge] = w.cmd(f"AUTH XOAUTH2 {xoauth2(user, token)}")
+    assert challenge.startswith("334 ")
+    assert json.loads(base64.b64decode(challenge[4:])) == BEARER_JSON
+    answer = w.cmd("")  # the client's empty line
+    assert answer[0].startswith("535-5.7.8 Username and Password not accepted.")
+    w.close()
+    [session] = gmail_emulator.sessions()
+    assert (session["auth_mechanism"], session["auth_result"]) == ("XOAUTH2", "bad_credentials")
+
+
+def test_xoauth2_with_smtplib(gmail_emulator):
+    s = client(gmail_emulator, login=False)
+    good = f"user={USER}\x01auth=Bearer ya29.valid-ops-alerts\x01\x01"
+    assert s.auth("XOAUTH2", lambda challenge=None: good)[0] == 235
+    s.quit()
+    bad = f"user={USER}\x01auth=Bearer ya29.expired-ops-alerts\x01\x01"
+    with client(gmail_emulator, login=False) as s, pytest.raises(smtplib.SMTPAuthenticationError) as err:
+        s.auth("XOAUTH2", lambda challenge=None: "" if challenge else bad)
+    assert err.value.smtp_code == 535
+
+
+def test_from_rewriting(gmail_emulator):
+    with client(gmail_emulator) as s:
+        for sender in ("Ops Robot <robot@example.org>", "Alias <noreply@example.com>", f"Me <{USER}>"):
+            s.sendmail(USER, ["a@example.com"], f"From: {sender}\r\nSubject: x\r\n\r\nx\r\n".encode())
+        s.sendmail(USER, ["a@example.com"], b"Subject: no from\r\n\r\nx\r\n")
+    rewritten = [(m["from_original"], m["from_rewritten"]) for m in gmail_emulator.messages()]
+    assert rewritten == [("Ops Robot <robot@example.org>", f"Ops Robot <{USER}>"),
+                         ("Alias <noreply@example.com>", "Alias <noreply@example.com>"),
+                         (f"Me <{USER}>", f"Me <{USER}>"), (None, USER)]
+    first = gmail_emulator.messages()[0]
+    with open(f"{gmail_emulator.records_dir}/messages/{first['eml']}", "rb") as fh:
+        assert fh.read().startswith(f"From: Ops Robot <{USER}>\r\n".encode())
+
+
+def test_daily_limit(gmail_emulator):
+    gmail_emulator.set(daily_limit=1)
+    with client(gmail_emulator) as s:
+        s.sendmail(USER, ["a@example.com"], MSG)
+        with pytest.raises(smtplib.SMTPSenderRefused) as err:
+            s.sendmail(USER, ["a@example.com"], MSG)
+    assert err.value.smtp_code == 550 and b"5.4.5 Daily user sending limit exceeded" in err.value.smtp_error
+    assert len(gmail_emulator.messages()) == 1
+
+
+def test_recipient_limit(gmail_emulator):
+    rcpts = [f"r{i}@example.com" for i in range(101)]
+    with client(gmail_emulator) as s:
+        refused = s.sendmail(USER, rcpts, MSG)
+    assert list(refused) == ["r100@example.com"]
+    assert refused["r100@example.com"][0] == 452 and b"4.5.3 Your message has too many recipients" in \
+        refused["r100@example.com"][1]
+    assert len(gmail_emulator.messages()[0]["rcpt_tos"]) == 100
+
+
+def test_size_limit(gmail_emulator):
+    gmail_emulator.set(max_message_size=2000)
+    big = MSG + (b"x" * 70 + b"\r\n") * 40
+    with client(gmail_emulator) as s:
+        assert s.esmtp_features["size"] == "2000"
+        with pytest.raises(smtplib.SMTPSenderRefused) as err:  # MAIL ... SIZE=
+            s.sendmail(USER, ["a@example.com"], big)
+        assert err.value.smtp_code == 552 and b"5.3.4 Your message exceeded Google's message size" in \
+            err.value.smtp_error
+        s.mail(USER)  # no SIZE parameter: refused after DATA
+        s.rcpt("a@example.com")
+        code, text = s.data(big)
+    assert code == 552 and b"5.3.4" in text
+    assert gmail_emulator.messages() == []
+
+
+def test_pipelining_switch(gmail_emulator):
+    gmail_emulator.set(pipelining=False)
+    with client(gmail_emulator) as s:
+        assert "pipelining" not in s.esmtp_features and "auth" in s.esmtp_features
