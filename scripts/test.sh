@@ -56,5 +56,5 @@ stage images scripts/images.sh --needed
 stage lint make -s lint
 stage sanity make -s sanity
 stage pytest pytest_stage
-stage molecule make -s molecule MOLECULE_COUNTS="$counts"
+stage molecule env MOLECULE_COUNTS="$counts" make -s molecule
 finish 0

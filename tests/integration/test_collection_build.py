@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""The collection builds into a tarball that ansible-galaxy installs and ansible-doc reads."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Local state that must never be shipped (build_ignore in galaxy.yml).
+NOT_SHIPPED = (".venv/", ".build/", ".cache/", ".demo/", "tests/output/", ".git/")
+PLUGIN_TYPES = {"modules": "module", "callback": "callback", "lookup": "lookup"}
+# (plugin folder, ansible-doc type, plugin names found in the source tree)
+PLUGINS = [
+    (folder, kind, sorted(f"mailops.gmail.{p.stem}" for p in (ROOT / "plugins" / folder).glob("[!_.]*.py")))
+    for folder, kind in PLUGIN_TYPES.items()
+]
+
+
+def run(*args: str, env: dict | None = None) -> str:
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """Build the tarball, install it into a fresh collections dir; return (tarball, collections dir)."""
+    tmp = tmp_path_factory.mktemp("build")
+    run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp / "dist"), str(ROOT))
+    (tarball,) = (tmp / "dist").glob("mailops-gmail-*.tar.gz")
+    run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(tmp / "collections"), str(tarball))
+    return tarball, tmp / "collections"
+
+
+def doc_env(collections: Path) -> dict:
+    return dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_COLLECTIONS_SCAN_SYS_PATH="false",
+                ANSIBLE_NOCOLOR="1")
+
+
+def test_tarball_is_named_after_galaxy_yml_and_ships_no_local_state(installed):
+    tarball, _ = installed
+    galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
+    assert tarball.name == f"{galaxy['namespace']}-{galaxy['name']}-{galaxy['version']}.tar.gz"
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+    assert "MANIFEST.json" in names and "meta/runtime.yml" in names
+    shipped = [n for n in names if any(n == p.rstrip("/") or n.startswith(p) for p in NOT_SHIPPED)]
+    assert shipped == [], f"local state in the tarball: {shipped[:10]}"
+
+
+def test_installed_collection_has_every_role(installed):
+    _, collections = installed
+    roles = sorted(p.parent.name for p in (ROOT / "roles").glob("*/tasks"))
+    for role in roles:
+        assert (collections / "ansible_collections/mailops/gmail/roles" / role / "tasks").is_dir(), role
+
+
+@pytest.mark.parametrize(("folder", "kind", "expected"), [p for p in PLUGINS if p[2]], ids=lambda v: str(v))
+def test_ansible_doc_lists_every_plugin(installed, folder, kind, expected):
+    _, collections = installed
+    out = run(str(BIN / "ansible-doc"), "-l", "-t", kind, "mailops.gmail", env=doc_env(collections))
+    listed = sorted(line.split()[0] for line in out.splitlines() if line.startswith("mailops.gmail."))
+    assert set(expected) <= set(listed), f"ansible-doc -l -t {kind} lists {listed}, expected {expected} ({folder})"
+
+
+def test_ansible_doc_renders_each_module(installed):
+    _, collections = installed
+    modules = sorted(p.stem for p in (ROOT / "plugins/modules").glob("*.py") if not p.name.startswith("_"))
+    if not modules:
+        pytest.fail("the collection has no modules to document")
+    out = run(str(BIN / "ansible-doc"), *(f"mailops.gmail.{m}" for m in modules), env=doc_env(collections))
+    for module in modules:
+        assert f"mailops.gmail.{module}" in out
