@@ -94,7 +94,7 @@ options:
       - The top-level message options are defaults for every entry.
       - A bad entry fails the task before anything is sent, naming the entry by its index (V(messages[3].to)).
     type: list
-    elements: dict
+    elements: raw
   split_recipients:
     description:
       - Gmail accepts at most 100 recipients per message. With V(false) a message with more fails before sending.
@@ -325,7 +325,7 @@ def argument_spec():
         headers={"type": "dict"},
         charset={"type": "str", "default": "utf-8"},
         dedupe_key={"type": "str", "no_log": False},
-        messages={"type": "list", "elements": "dict"},
+        messages={"type": "list", "elements": "raw"},
         split_recipients={"type": "bool", "default": False},
         max_message_size={"type": "int", "default": 35882577},
         daily_limit={"type": "int", "default": 500},

@@ -1,0 +1,249 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""mailops.gmail.send through ansible-playbook against the emulator.
+
+Cases are grouped into few playbooks (each ansible-playbook start costs seconds); between tasks,
+faults and switches are changed through the emulator's HTTPS control API with ansible.builtin.uri.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
+SECRETS = ("abcdefghijklmnop", "ponmlkjihgfedcba", "emulator-client-secret", "1//refresh-ops-alerts",
+           "ya29.valid-ops-alerts", "YWJjZGVmZ2hpamtsbW5vcA")  # the last: base64 of the app password
+
+
+def conn(emu, **extra):
+    args = {"host": emu.host, "port": emu.smtp_starttls_port, "security": "starttls", "ca_file": emu.ca_file,
+            "username": "ops.alerts@gmail.com", "password": "abcdefghijklmnop", "timeout": 5, "retry_delay": 0.05}
+    args.update(extra)
+    return args
+
+
+def control(emu, path, body, name=None):
+    """A task that changes the emulator (faults, switches) in the middle of a playbook."""
+    return {"name": name or f"Emulator {path} {json.dumps(body)}",
+            "ansible.builtin.uri": {"url": f"https://{emu.host}:{emu.oauth_port}/_emulator/{path}", "method": "POST",
+                                    "body_format": "json", "body": body, "ca_path": emu.ca_file}}
+
+
+def send(name, register, args, **task):
+    return dict({"name": name, "mailops.gmail.send": args, "register": register, "ignore_errors": True}, **task)
+
+
+def run_play(tmp_path, tasks, extra_args=(), env=None, name="play"):
+    """Run the tasks on localhost; return (process, {register name: result})."""
+    names = [t["register"] for t in tasks if "register" in t]
+    dump = tmp_path / f"{name}-results.json"
+    content = "{{ {" + ", ".join(f"'{n}': {n} | default(None)" for n in names) + "} | to_json }}"
+    tasks = tasks + [{"name": "Dump results", "ansible.builtin.copy": {"content": content, "dest": str(dump)},
+                      "check_mode": False, "diff": False, "no_log": True}]
+    play = [{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks,
+             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]
+    path = tmp_path / f"{name}.yml"
+    path.write_text(yaml.safe_dump(play, sort_keys=False))
+    full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
+                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+                    ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_FORCE_COLOR="0")
+    full_env.update(env or {})
+    proc = subprocess.run([str(PLAYBOOK), "-i", "localhost,", "-c", "local", str(path), *extra_args],
+                          env=full_env, capture_output=True, text=True, timeout=300)
+    results = json.loads(dump.read_text()) if dump.exists() else {}
+    return proc, results
+
+
+def assert_no_secret(*texts):
+    for text in texts:
+        for secret in SECRETS:
+            assert secret not in text, f"secret {secret[:4]}... leaked"
+    for text in texts:
+        assert "Traceback" not in text
+
+
+def msg(result):
+    return result.get("msg", "")
+
+
+def test_bad_input_fails_clearly_before_connecting(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    many = [f"r{i}@example.com" for i in range(101)]
+    ok = {"to": ["a@example.com"], "subject": "s", "body": "b"}
+    cases = {
+        "empty_to": ({"to": [], "subject": "s"}, "to is empty: give at least one recipient"),
+        "bad_address": ({"to": ["not-an-address"]}, "to[0]: 'not-an-address' is not an e-mail address"),
+        "bad_domain": ({"to": ["a@-x.example.com"]}, "to[0]: 'a@-x.example.com' has an invalid domain"),
+        "crlf_subject": (dict(ok, subject="hi\r\nBcc: victim@example.com"), "subject must not contain CR, LF"),
+        "crlf_header": (dict(ok, headers={"X-Deploy": "1\nBcc: victim@example.com"}),
+                        "headers.X-Deploy must not contain CR, LF"),
+        "crlf_address": (dict(ok, to=["a@example.com\r\nBcc: victim@example.com"]), "to[0] must not contain CR, LF"),
+        "crlf_sender": (dict(ok, sender="x@example.com\nBcc: v@example.com"), "sender must not contain CR, LF"),
+        "too_many": (dict(ok, to=many), "101 recipients, Gmail accepts at most 100 per message"),
+        "attach_missing": (dict(ok, attach=[str(tmp_path / "missing.pdf")]), "attach[0]: cannot read attachment"),
+        "attach_unreadable": (dict(ok, attach=[str(tmp_path)]), "attach[0]: cannot read attachment"),
+        "too_big": (dict(ok, body="x" * 5000, max_message_size=1000), "over the size limit of 1000 bytes"),
+        "bad_entry": ({"messages": [ok, ok, dict(ok, to=["nope"])]}, "messages[2].to[0]: 'nope' is not an e-mail"),
+        "entry_not_dict": ({"messages": [ok, "text"]}, "messages[1] must be a dictionary"),
+        "html_not_text": (dict(ok, html_body={"a": 1}), "html_body must be text (a string), got dict"),
+        "html_not_text_entry": ({"messages": [dict(ok, html_body=[1])]}, "messages[0].html_body must be text"),
+        "quota_unwritable": (dict(ok, quota_dir="/proc/mailops-quota"), "quota_dir: cannot use the quota state file"),
+        "none_with_password": (dict(ok, security="none", port=2525), "security=none would send the credentials"),
+        "no_credential": (dict(ok, password=None), "give one of password, access_token or oauth"),
+        "flush_without_spool": ({"flush_spool": True}, "flush_spool needs spool_dir"),
+    }
+    tasks = [send(name, name, conn(emu, **dict({"quota_dir": str(tmp_path / "q")}, **args)))
+             for name, (args, _) in cases.items()]
+    proc, results = run_play(tmp_path, tasks, extra_args=("-vvv",))
+    for name, (_, expected) in cases.items():
+        assert results[name]["failed"], name
+        assert expected in msg(results[name]), f"{name}: {msg(results[name])}"
+    assert_no_secret(proc.stdout, proc.stderr)
+    assert emu.sessions() == []  # nothing connected
+
+
+def _message_rounds(session):
+    """Round trips spent on messages: from the first MAIL up to QUIT, per message."""
+    rts, cmds = session["command_round_trips"], session["commands"]
+    first = next(i for i, c in enumerate(cmds) if c.startswith("MAIL"))
+    quit_ = next(i for i, c in enumerate(cmds) if c.startswith("QUIT"))
+    return (rts[quit_] - rts[first]) / sum(c.startswith("MAIL") for c in cmds)
+
+
+def test_batch_one_session_pipelined_and_fallback(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    report = tmp_path / "report.txt"
+    report.write_text("deployment log\n")
+    batch = [{"to": [f"dev{i}@example.com"], "subject": f"batch {i}", "body": f"message {i}"} for i in range(10)]
+    batch[0].update(cc=["cc@example.com"], bcc=["hidden@example.com"], html_body="<b>done</b>", attach=[str(report)],
+                    headers={"X-Deploy-Id": "42"})
+    tasks = [
+        send("Batch with PIPELINING", "piped", conn(emu, messages=batch, quota_dir=str(tmp_path / "q"))),
+        control(emu, "set", {"pipelining": False}),
+        send("Batch without PIPELINING", "plain", conn(emu, messages=batch, quota_dir=str(tmp_path / "q"))),
+    ]
+    proc, results = run_play(tmp_path, tasks)
+    assert proc.returncode == 0, proc.stdout
+    for name in ("piped", "plain"):
+        r = results[name]
+        assert r["changed"] and [m["status"] for m in r["messages"]] == ["sent"] * 10
+        assert (r["session"]["connections"], r["session"]["auths"]) == (1, 1)
+        assert r["quota"]["limit"] == 500
+    assert results["plain"]["quota"]["used"] == 20
+    assert results["piped"]["messages"][0]["accepted"] == ["dev0@example.com", "cc@example.com", "hidden@example.com"]
+    sessions = [s for s in emu.sessions() if any(c.startswith("MAIL") for c in s["commands"])]
+    assert len(sessions) == 2
+    assert _message_rounds(sessions[0]) <= 2
+    assert _message_rounds(sessions[1]) == 4
+    messages = emu.messages()
+    assert len(messages) == 20
+    first = next(m for m in messages if m["subject"] == "batch 0")
+    assert sorted(first["rcpt_tos"]) == ["cc@example.com", "dev0@example.com", "hidden@example.com"]
+    assert "hidden@example.com" not in first["eml"]
+    assert first["attachments"] and "X-Deploy-Id: 42" in first["eml"]
+
+
+def test_faults_retries_and_spool(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    spool = str(tmp_path / "spool")
+    ten = [{"to": [f"dev{i}@example.com"], "subject": f"f421 {i}"} for i in range(10)]
+    q = str(tmp_path / "q")
+    tasks = [
+        control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 3,
+                                 "reply": "421 4.7.0 Try again later, closing connection."}]),
+        send("421 at MAIL of the 3rd message", "f421", conn(emu, messages=ten, quota_dir=q)),
+        control(emu, "faults", [{"stage": "auth", "action": "reply",
+                                 "reply": "454 4.7.0 Too many login attempts, please try again later."}]),
+        send("454 at AUTH then success", "f454", conn(emu, to=["a@example.com"], subject="f454", quota_dir=q)),
+        control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
+                                 "reply": "535 5.7.8 Username and Password not accepted."}]),
+        send("535 fails at once", "f535", conn(emu, to=["a@example.com"], subject="f535", quota_dir=q)),
+        control(emu, "faults", [{"stage": "eom", "action": "drop"}]),
+        send("Drop after the final dot", "fdrop", conn(emu, to=["a@example.com"], subject="fdrop", quota_dir=q)),
+        control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 2, "times": 0,
+                                 "reply": "550 5.4.5 Daily user sending limit exceeded."}]),
+        send("Server quota", "fquota", conn(emu, messages=[{"subject": f"fquota {i}"} for i in range(4)],
+                                            to=["a@example.com"], quota_dir=q, spool_dir=spool)),
+        control(emu, "faults", []),
+        send("Flush the spool", "flush", conn(emu, spool_dir=spool, flush_spool=True, quota_dir=q)),
+        control(emu, "faults", [{"stage": "connect", "action": "silent", "times": 0}]),
+        {"name": "Clock", "ansible.builtin.set_fact": {"t0": "{{ lookup('pipe', 'date +%s.%N') | float }}"}},
+        send("Silent server", "fsilent", conn(emu, to=["a@example.com"], subject="fsilent", timeout=1.5, retries=1,
+                                               quota_dir=q)),
+        {"name": "Clock", "ansible.builtin.set_fact": {
+            "silent_seconds": "{{ (lookup('pipe', 'date +%s.%N') | float) - (t0 | float) }}"}, "register": "clock"},
+        control(emu, "faults", []),
+        control(emu, "set", {"wrong_cert": True}),
+        send("Wrong-name certificate", "fcert", conn(emu, to=["a@example.com"], subject="fcert", quota_dir=q)),
+        control(emu, "set", {"wrong_cert": False, "max_message_size": 3000}),
+        send("Over the server's SIZE", "fsize", conn(emu, to=["a@example.com"], subject="fsize", body="x" * 5000,
+                                                      quota_dir=q)),
+    ]
+    proc, r = run_play(tmp_path, tasks)
+    subjects = [m["subject"] for m in emu.messages()]
+    # 421 on the 3rd MAIL: all 10 delivered exactly once, one reconnect
+    assert [m["status"] for m in r["f421"]["messages"]] == ["sent"] * 10
+    assert sorted(s for s in subjects if s.startswith("f421")) == sorted(f"f421 {i}" for i in range(10))
+    assert r["f421"]["session"]["connections"] == 2
+    # 454 at AUTH: retried, sent
+    assert r["f454"]["messages"][0]["status"] == "sent" and r["f454"]["session"]["auths"] == 2
+    # 535: fails at once, exactly one AUTH
+    assert r["f535"]["failed"] and r["f535"]["session"]["auths"] == 1 and "535 5.7.8" in msg(r["f535"])
+    assert "app password" in msg(r["f535"])
+    # drop after the final dot: unknown, not resent
+    assert r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "unknown"
+    assert "Delivery unknown" in msg(r["fdrop"]) and r["fdrop"]["session"]["connections"] == 1
+    # 550 5.4.5: first sent, the rest spooled, not retried; the flush delivers them
+    assert [m["status"] for m in r["fquota"]["messages"]] == ["sent", "spooled", "spooled", "spooled"]
+    assert not r["fquota"]["failed"] and r["fquota"]["session"]["connections"] == 1
+    assert [m["status"] for m in r["flush"]["messages"]] == ["sent"] * 3 and os.listdir(spool) == []
+    assert sorted(s for s in subjects if s.startswith("fquota")) == [f"fquota {i}" for i in range(4)]
+    # silent server: bounded by timeout x (retries + 1) plus backoff
+    assert r["fsilent"]["failed"] and "timed out" in msg(r["fsilent"])
+    assert float(r["clock"]["ansible_facts"]["silent_seconds"]) < 2 * 1.5 + 3
+    # wrong certificate: nothing sent, no AUTH
+    assert r["fcert"]["failed"] and "certificate verification failed" in msg(r["fcert"])
+    assert r["fcert"]["session"]["auths"] == 0
+    assert all(not s.get("auth_mechanism") for s in emu.sessions() if s.get("tls_version") is None)
+    # over the server's SIZE: refused before MAIL
+    assert r["fsize"]["failed"] and "SIZE limit is 3000" in msg(r["fsize"])
+    assert "fsize" not in subjects and "fcert" not in subjects and "fsilent" not in subjects
+    assert_no_secret(proc.stdout, proc.stderr)
+
+
+def test_dedupe_check_mode_quota_and_relay(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    q = str(tmp_path / "q")
+    note = {"to": ["a@example.com"], "subject": "deploy 7", "dedupe_key": "deploy-7", "quota_dir": q}
+    tasks = [
+        send("Check mode", "check", conn(emu, **note), check_mode=True),
+        send("First", "first", conn(emu, **note)),
+        send("Again", "again", conn(emu, **note)),
+        send("Over the daily limit", "over", conn(emu, messages=[{"subject": "x"}] * 3, to=["a@example.com"],
+                                                  daily_limit=3, quota_dir=q)),
+        send("Implicit TLS on 465-role port", "tls", conn(emu, port=emu.smtp_tls_port, security="tls",
+                                                          to=["a@example.com"], subject="tls", quota_dir=q)),
+        send("OAuth", "oauth", conn(emu, password=None, to=["a@example.com"], subject="oauth", quota_dir=q, oauth={
+            "client_id": "emulator-client-id.apps.googleusercontent.com", "client_secret": "emulator-client-secret",
+            "refresh_token": "1//refresh-ops-alerts", "token_uri": emu.token_uri})),
+    ]
+    started = time.time()
+    proc, r = run_play(tmp_path, tasks, extra_args=("--diff",))
+    assert r["check"]["changed"] and r["check"]["messages"][0]["status"] == "would_send"
+    assert r["first"]["changed"] and r["first"]["messages"][0]["status"] == "sent"
+    assert not r["again"]["changed"] and r["again"]["messages"][0]["status"] == "skipped"
+    assert r["over"]["failed"] and "would exceed the limit of 3 per 24 h" in msg(r["over"])
+    assert r["tls"]["messages"][0]["status"] == "sent" and r["tls"]["session"]["tls_version"].startswith("TLSv1.")
+    assert r["oauth"]["messages"][0]["status"] == "sent"
+    assert [m["subject"] for m in emu.messages()] == ["deploy 7", "tls", "oauth"]
+    assert any(s.get("auth_mechanism") == "XOAUTH2" for s in emu.sessions())
+    assert oct(os.stat(os.path.join(q, "quota-ops.alerts@gmail.com.json")).st_mode & 0o777) == "0o600"
+    assert_no_secret(proc.stdout, proc.stderr)
+    assert time.time() - started < 60
