@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 
 KINDS = ("sessions", "messages", "oauth")
 
@@ -20,7 +21,7 @@ def write_json(path: str, data) -> None:
 
 
 def write_bytes(path: str, data: bytes) -> None:
-    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.tmp"
+    tmp = f"{os.path.dirname(path)}/.{os.path.basename(path)}.{threading.get_ident()}.tmp"
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
@@ -50,6 +51,7 @@ class Recorder:
 
     def __init__(self, records_dir: str):
         self.dir = os.path.abspath(records_dir)
+        self.lock = threading.Lock()  # clear() (test thread) must not race a write (loop thread)
         self.seq = 0
         self.make_dirs()
 
@@ -64,10 +66,15 @@ class Recorder:
     def path(self, kind: str, name: str) -> str:
         return os.path.join(self.dir, kind, name)
 
-    def save(self, kind: str, record: dict) -> None:
-        write_json(self.path(kind, f"{record['id']}.json"), record)
+    def save(self, kind: str, record: dict, raw: bytes | None = None) -> None:
+        """Write a record (and, for messages, its raw .eml next to it)."""
+        with self.lock:
+            if raw is not None:
+                write_bytes(self.path(kind, f"{record['id']}.eml"), raw)
+            write_json(self.path(kind, f"{record['id']}.json"), record)
 
     def clear(self) -> None:
-        for kind in KINDS:
-            shutil.rmtree(os.path.join(self.dir, kind), ignore_errors=True)
-        self.make_dirs()
+        with self.lock:
+            for kind in KINDS:
+                shutil.rmtree(os.path.join(self.dir, kind), ignore_errors=True)
+            self.make_dirs()

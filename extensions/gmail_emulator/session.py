@@ -97,5 +97,6 @@ class Conversation:
         self.rec["closed_by"] = f"fault:{rule['stage']}:{action}"
         if action != "silent":
             self.close_transport()
+            self.finish()  # a TLS close may wait for the peer; the record is complete now
         await self.hang(action == "silent")
         return None

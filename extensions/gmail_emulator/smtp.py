@@ -18,7 +18,6 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException
 
 from . import state as st
 from .message import message_record, rewrite_from
-from .records import write_bytes
 from .rtt import HoldingReader
 from .session import BEARER_ERROR, Conversation
 
@@ -120,8 +119,12 @@ class GmailSMTP(Conversation, SMTP):
             self.transport.close()
 
     async def hang(self, silent: bool) -> None:
-        # aiosmtpd cancels this task when the connection goes (client close or ours).
-        await asyncio.get_running_loop().create_future()
+        # aiosmtpd cancels this task when the client closes (or we did); the greeting is sent
+        # outside aiosmtpd's own clean-up, so close here too.
+        try:
+            await asyncio.get_running_loop().create_future()
+        finally:
+            self.close_transport()
 
     def text(self, key: str, **fields) -> str:
         return REPLIES[key].format(id=self.sid, **fields)
@@ -223,6 +226,7 @@ class GmailSMTP(Conversation, SMTP):
         await self.flight.release(self._writer)
         self.rec["closed_by"] = "quit"
         self.close_transport()
+        self.finish()
         await self.hang(False)
 
     # -- envelope hooks ---------------------------------------------------------------
@@ -259,9 +263,7 @@ class GmailSMTP(Conversation, SMTP):
                       auth_mechanism=self.rec["auth_mechanism"], tls_version=self.rec["tls_version"],
                       from_original=original, from_rewritten=rewritten, dropped_after_eom=dropped,
                       eml=f"{mid}.eml")
-        recorder = self.state.recorder
-        write_bytes(recorder.path("messages", f"{mid}.eml"), raw)
-        recorder.save("messages", record)
+        self.state.recorder.save("messages", record, raw)
         self.rec["messages"].append(mid)
         self.state.count_sent(user)
 
