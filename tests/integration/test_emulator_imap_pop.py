@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""The emulator's IMAP (993 role) and POP3 (995 role) listeners, driven by imaplib and poplib."""
+from __future__ import annotations
+
+import base64
+import imaplib
+import json
+import poplib
+import ssl
+
+import pytest
+from gmail_emulator.wire import xoauth2
+
+USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
+BEARER_JSON = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+
+
+def ctx(emu):
+    return ssl.create_default_context(cafile=emu.ca_file)
+
+
+@pytest.fixture
+def imap(gmail_emulator):
+    conn = imaplib.IMAP4_SSL(gmail_emulator.host, gmail_emulator.imap_port, ssl_context=ctx(gmail_emulator),
+                             timeout=5)
+    yield conn
+    if conn.state != "LOGOUT":
+        conn.shutdown()
+
+
+@pytest.fixture
+def pop(gmail_emulator):
+    conn = poplib.POP3_SSL(gmail_emulator.host, gmail_emulator.pop_port, context=ctx(gmail_emulator), timeout=5)
+    yield conn
+    conn.close()
+
+
+def test_imap_login_select_logout(gmail_emulator, imap):
+    assert imap.welcome.startswith(b"* OK Gimap ready")
+    caps = imap.capabilities
+    for cap in ("AUTH=XOAUTH2", "AUTH=PLAIN", "AUTH=PLAIN-CLIENTTOKEN", "AUTH=OAUTHBEARER"):
+        assert cap in caps
+    typ, data = imap.login(USER, "abcd efgh ijkl mnop")
+    assert typ == "OK" and data == [f"{USER} authenticated (Success)".encode()]
+    assert imap.noop()[0] == "OK"
+    assert imap.select("INBOX") == ("OK", [b"0"])
+    typ, data = imap.logout()
+    assert typ == "BYE" and data == [b"LOGOUT Requested"]
+    [session] = gmail_emulator.sessions()
+    assert session["protocol"] == "imap" and session["tls_version"] == "TLSv1.3"
+    assert (session["auth_mechanism"], session["auth_user"], session["auth_result"]) == ("LOGIN", USER, "ok")
+    assert session["closed_by"] == "logout" and any(c.endswith("LOGIN ops.alerts@gmail.com ****")
+                                                    for c in session["commands"])
+
+
+@pytest.mark.parametrize("user, password, text", [
+    (USER, "wrong", b"[AUTHENTICATIONFAILED] Invalid credentials (Failure)"),
+    ("nobody@gmail.com", APP_PW, b"[AUTHENTICATIONFAILED] Invalid credentials (Failure)"),
+    (USER, "correct-horse-battery", b"[ALERT] Application-specific password required"),
+    ("blocked.user@gmail.com", "qrstuvwxyzabcdef", b"[ALERT] Please log in via your web browser"),
+])
+def test_imap_login_refused(imap, user, password, text):
+    with pytest.raises(imaplib.IMAP4.error) as err:
+        imap.login(user, password)
+    assert text.decode() in str(err.value)
+
+
+def test_imap_xoauth2(gmail_emulator, imap):
+    typ, _ = imap.authenticate("XOAUTH2", lambda _: f"user={USER}\x01auth=Bearer ya29.valid-ops-alerts\x01\x01")
+    assert typ == "OK"
+    assert gmail_emulator.imap_port and imap.state == "AUTH"
+
+
+def test_imap_xoauth2_failure_continuation(gmail_emulator, imap):
+    challenges = []
+
+    def answer(challenge):
+        challenges.append(challenge)
+        return f"user={USER}\x01auth=Bearer ya29.expired-ops-alerts\x01\x01" if len(challenges) == 1 else ""
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[AUTHENTICATIONFAILED\] Invalid credentials \(Failure\)"):
+        imap.authenticate("XOAUTH2", answer)
+    assert json.loads(challenges[1]) == BEARER_JSON
+
+
+def test_imap_sasl_ir_plain(imap):
+    payload = base64.b64encode(f"\0{USER}\0{APP_PW}".encode()).decode()
+    typ, _ = imap._simple_command("AUTHENTICATE", "PLAIN", payload)
+    assert typ == "OK"
+
+
+def test_imap_disabled(gmail_emulator, imap):
+    gmail_emulator.set(imap_enabled=False)
+    with pytest.raises(imaplib.IMAP4.error, match="not enabled for IMAP use"):
+        imap.login(USER, APP_PW)
+
+
+def test_pop_login_stat_quit(gmail_emulator, pop):
+    assert pop.getwelcome().startswith(b"+OK Gpop ready")
+    assert "SASL" in pop.capa() and "XOAUTH2" in pop.capa()["SASL"]
+    assert pop.user(USER).startswith(b"+OK")
+    assert pop.pass_(APP_PW) == b"+OK Welcome."
+    assert pop.stat() == (0, 0)
+    assert pop.noop().startswith(b"+OK")
+    assert pop.quit() == b"+OK Farewell."
+    [session] = gmail_emulator.sessions()
+    assert (session["protocol"], session["auth_mechanism"], session["auth_result"]) == ("pop", "USER", "ok")
+    assert "PASS ****" in session["commands"]
+
+
+@pytest.mark.parametrize("user, password, text", [
+    (USER, "wrong", "-ERR [AUTH] Username and password not accepted."),
+    (USER, "correct-horse-battery", "-ERR [AUTH] Application-specific password required"),
+])
+def test_pop_login_refused(pop, user, password, text):
+    pop.user(user)
+    with pytest.raises(poplib.error_proto, match=text.replace("[", r"\[").replace("]", r"\]")):
+        pop.pass_(password)
+
+
+def test_pop_xoauth2(pop):
+    assert pop._shortcmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.valid-ops-alerts')}") == b"+OK Welcome."
+
+
+def test_pop_xoauth2_failure_continuation(pop):
+    pop._putcmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.expired-ops-alerts')}")
+    line, _ = pop._getline()
+    assert line.startswith(b"+ ") and json.loads(base64.b64decode(line[2:])) == BEARER_JSON
+    pop._putcmd("")
+    assert pop._getline()[0] == b"-ERR [AUTH] Invalid credentials."
+
+
+def test_pop_disabled_per_account(gmail_emulator, pop):
+    gmail_emulator.state.config["accounts"][USER]["pop"] = False
+    pop.user(USER)
+    with pytest.raises(poplib.error_proto, match="not enabled for POP access"):
+        pop.pass_(APP_PW)
+
+
+def test_login_faults(gmail_emulator):
+    gmail_emulator.set_faults([
+        {"stage": "login", "action": "reply", "protocol": "imap", "reply": "{tag} NO [UNAVAILABLE] Try later"},
+        {"stage": "login", "action": "drop", "protocol": "pop"},
+        {"stage": "connect", "action": "reply", "protocol": "pop", "reply": "-ERR [SYS/TEMP] busy", "nth": 2},
+    ])
+    imap = imaplib.IMAP4_SSL(gmail_emulator.host, gmail_emulator.imap_port, ssl_context=ctx(gmail_emulator))
+    with pytest.raises(imaplib.IMAP4.error, match=r"\[UNAVAILABLE\] Try later"):
+        imap.login(USER, APP_PW)
+    assert imap.login(USER, APP_PW)[0] == "OK"
+    imap.logout()
+    pop = poplib.POP3_SSL(gmail_emulator.host, gmail_emulator.pop_port, context=ctx(gmail_emulator), timeout=5)
+    pop.user(USER)
+    with pytest.raises((poplib.error_proto, OSError)):
+        pop.pass_(APP_PW)
+    pop.close()
+    with pytest.raises(poplib.error_proto, match="busy"):
+        poplib.POP3_SSL(gmail_emulator.host, gmail_emulator.pop_port, context=ctx(gmail_emulator), timeout=5)
+    faults = [s["faults"] for s in gmail_emulator.sessions()]
+    assert faults == [[{"stage": "login", "action": "reply"}], [{"stage": "login", "action": "drop"}],
+                      [{"stage": "connect", "action": "reply"}]]
