@@ -228,6 +228,7 @@ def test_default_main_cf_is_a_verified_587_null_client(rendered):
     assert main["smtp_host_lookup"] == "native"
     assert main["inet_interfaces"] == "loopback-only"
     assert main["mydestination"] == ""
+    assert (main["myhostname"], main["mydomain"]) == ("relay.example.test", "example.test")
     assert main["mynetworks"] == "127.0.0.0/8 [::1]/128"
     assert main["smtp_tls_connection_reuse"] == "yes"
     assert main["compatibility_level"] == "3.6"
