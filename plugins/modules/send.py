@@ -365,8 +365,8 @@ def check_params(params):
 def summary(results):
     """The failure message of the task, or None when every message is accounted for."""
     problems = []
-    for n, r in enumerate(results):
-        name = f"messages[{r['index']}]" if r["index"] is not None else (r["spool_path"] or f"message {n}")
+    for r in results:
+        name = f"messages[{r['index']}]" if r["index"] is not None else (r["spool_path"] or "the message")
         if r["status"] in ("failed", "unknown"):
             error = r["error"] or {}
             problems.append(f"{name} {r['status']}: {error.get('message')} {error.get('remediation') or ''}".strip())
