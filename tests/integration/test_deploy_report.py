@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""The deploy_report callback through ansible-playbook against the emulator."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+from test_send import assert_no_secret, control, run_play
+
+SECRET_ARG = "s3cr3t-deploy-argument"  # appears only in module arguments and under no_log
+
+
+def env_for(emu, tmp_path, **extra):
+    env = {"ANSIBLE_CALLBACKS_ENABLED": "mailops.gmail.deploy_report",
+           "MAILOPS_GMAIL_REPORT_TO": "dev@example.com,lead@example.com",
+           "MAILOPS_GMAIL_REPORT_USERNAME": "ops.alerts@gmail.com",
+           "MAILOPS_GMAIL_REPORT_PASSWORD": "abcdefghijklmnop", "MAILOPS_GMAIL_REPORT_HOST": emu.host,
+           "MAILOPS_GMAIL_REPORT_PORT": str(emu.smtp_starttls_port), "MAILOPS_GMAIL_REPORT_CA_FILE": emu.ca_file,
+           "MAILOPS_GMAIL_REPORT_SECURITY": "starttls", "MAILOPS_GMAIL_REPORT_TIMEOUT": "3",
+           "MAILOPS_GMAIL_REPORT_RETRIES": "0", "MAILOPS_GMAIL_REPORT_QUOTA_DIR": str(tmp_path / "quota"),
+           "MAILOPS_GMAIL_REPORT_SPOOL_DIR": str(tmp_path / "spool")}
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+TASKS = [
+    {"name": "Fine", "ansible.builtin.command": "true", "register": "fine"},
+    {"name": "Secret failure", "ansible.builtin.fail": {"msg": f"token {SECRET_ARG}"}, "no_log": True,
+     "ignore_errors": True, "register": "hidden"},
+    {"name": "Failing command", "ansible.builtin.command": f"false {SECRET_ARG}", "register": "boom",
+     "ignore_errors": True},
+    {"name": "Deploy failed", "ansible.builtin.fail": {"msg": "health check of app failed"}},
+]
+
+
+def eml_texts(emu):
+    return [open(p, encoding="utf-8", errors="replace").read() for p in glob.glob(f"{emu.records_dir}/**/*.eml",
+                                                                                   recursive=True)]
+
+
+def test_report_arrives_once_without_secrets(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    proc, _ = run_play(tmp_path, TASKS, extra_args=("-vvv", "--diff"), env=env_for(emu, tmp_path),
+                       complete=False)
+    assert proc.returncode == 2  # the failed task, not the callback
+    [message] = emu.messages()
+    assert message["subject"] == "[FAILED] play.yml on " + message["subject"].split(" on ")[1]
+    assert sorted(message["rcpt_tos"]) == ["dev@example.com", "lead@example.com"]
+    body = message["body"]
+    assert "Deploy failed (FAILED)" in body and "health check of app failed" in body
+    assert "Secret failure (FAILED)" not in body  # ignored failures are not deployment failures
+    [eml] = eml_texts(emu)
+    assert "multipart/alternative" in eml and "text/html" in eml
+    assert SECRET_ARG not in eml and SECRET_ARG not in body
+    assert "report mailed to dev@example.com, lead@example.com" in proc.stdout
+    assert_no_secret(proc.stdout, proc.stderr, eml)
+    assert [s["auth_user"] for s in emu.sessions()] == ["ops.alerts@gmail.com"]
+
+
+def test_failing_mail_server_warns_and_spools(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    tasks = [control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
+                                      "reply": "535 5.7.8 Username and Password not accepted."}])] + TASKS
+    proc, _ = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"),
+                       env=env_for(emu, tmp_path), complete=False)
+    assert proc.returncode == 2
+    out = proc.stdout + proc.stderr
+    assert "deploy_report: the report mail was not sent (Authentication to" in out and "report written to" in out
+    [path] = glob.glob(str(tmp_path / "spool" / "*.eml"))
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+    spooled = open(path, encoding="utf-8").read()
+    assert "health check of app failed" in spooled and SECRET_ARG not in spooled
+    [session] = emu.sessions()
+    assert emu.messages() == [] and sum(c.startswith("AUTH") for c in session["commands"]) == 1
+    assert_no_secret(out, spooled)
+
+
+def test_world_readable_password_file_is_refused(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    secret = tmp_path / "pw"
+    secret.write_text("abcdefghijklmnop\n")
+    secret.chmod(0o644)
+    env = env_for(emu, tmp_path, MAILOPS_GMAIL_REPORT_PASSWORD=None, MAILOPS_GMAIL_REPORT_PASSWORD_FILE=str(secret),
+                  MAILOPS_GMAIL_REPORT_WHEN="always")
+    proc, _ = run_play(tmp_path, TASKS[:1], env=env)
+    assert proc.returncode == 0
+    assert "has mode 0644, readable by others; refusing it: run chmod 600" in proc.stderr + proc.stdout
+    assert emu.sessions() == [] and len(glob.glob(str(tmp_path / "spool" / "*.eml"))) == 1
+    secret.chmod(0o600)
+    proc, _ = run_play(tmp_path, TASKS[:1], env=env, name="again")
+    [message] = emu.messages()
+    assert message["subject"].startswith("[CHANGED] again.yml")
+    assert_no_secret(proc.stdout, proc.stderr)
