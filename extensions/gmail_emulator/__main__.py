@@ -10,7 +10,6 @@ import sys
 import threading
 
 from .config import ConfigError
-from .server import Emulator
 
 PORT_OPTIONS = ("smtp-starttls", "smtp-tls", "imap", "pop", "oauth")
 
@@ -30,6 +29,12 @@ def parse(argv):
 def main(argv=None) -> int:
     args = parse(argv)
     config = {}
+    try:
+        from .server import Emulator
+    except ImportError as exc:
+        print(f"gmail_emulator: {exc}; install aiosmtpd and cryptography "
+              "(Debian: apt-get install python3-aiosmtpd python3-cryptography)", file=sys.stderr)
+        return 2
     try:
         if args.config:
             with open(args.config, encoding="utf-8") as fh:

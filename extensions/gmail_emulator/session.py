@@ -29,10 +29,11 @@ class Conversation:
         self.state = state
         self.flight = Flight(lambda: state.get("delay"))
         set_nodelay(transport)
-        self.rec = state.open_session(self.protocol, listener, transport.get_extra_info("peername"))
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.rec = state.open_session(self.protocol, listener, transport.get_extra_info("peername"),
+                                      ssl_object.version() if ssl_object else None)
         self.sid = self.rec["id"]
         self._finished = False
-        self.note_tls(transport)
 
     def note_tls(self, transport) -> None:
         ssl_object = transport.get_extra_info("ssl_object")

@@ -23,6 +23,7 @@ from .session import BEARER_ERROR, Conversation
 
 # aiosmtpd logs every command at INFO and warns about its own deprecated login_data on each AUTH.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
+log = logging.getLogger("gmail_emulator")
 AUTH_LINE = "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH"
 G = " {id} - gsmtp"
 REPLIES = {
@@ -71,6 +72,16 @@ STOCK = {
 class _Hooks:
     """aiosmtpd handler: forwards the public hooks to the session object."""
 
+    def __init__(self):
+        self.server = None
+
+    async def handle_exception(self, error):
+        # A failed STARTTLS handshake (wrong_cert) is expected; anything else is an emulator bug.
+        if not isinstance(error, TLSSetupException):
+            log.error("gmail emulator SMTP session failed", exc_info=error)
+            self.server.rec.setdefault("errors", []).append(repr(error))
+        return "451 4.3.0 Internal emulator error, see the emulator log."
+
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         return server.ehlo_lines(hostname)
 
@@ -91,12 +102,14 @@ class GmailSMTP(Conversation, SMTP):
     def __init__(self, state, listener: str, tls_context, implicit_tls: bool):
         self.state, self.listener, self.implicit_tls = state, listener, implicit_tls
         self._greeted = False
+        hooks = _Hooks()
         super().__init__(
-            _Hooks(), hostname="smtp.gmail.com", ident="ESMTP", loop=asyncio.get_running_loop(),
+            hooks, hostname="smtp.gmail.com", ident="ESMTP", loop=asyncio.get_running_loop(),
             tls_context=None if implicit_tls else tls_context, require_starttls=False,
             auth_required=False, auth_require_tls=False, enable_SMTPUTF8=True,
             data_size_limit=state.get("max_message_size"), authenticator=self._password_auth,
         )
+        hooks.server = self
 
     # -- connection and I/O -----------------------------------------------------------
     def connection_made(self, transport) -> None:

