@@ -2,62 +2,89 @@
 # Build the local test images from Debian's archive (no registry is reachable), once.
 # Usage: scripts/images.sh [IMAGE ...]   default: mailops-debian12 mailops-debian13 mailops-emulator
 #        scripts/images.sh --needed      the emulator plus every image a molecule scenario names
-# An image is rebuilt only when its recipe changed: each carries a hash of `spec` + `build` as a label.
+# An image is rebuilt only when its recipe changed: each carries a hash of its recipe as a label.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=$root/.cache/debootstrap
 systemd=python3,ca-certificates,systemd,systemd-sysv,dbus,iproute2,procps
-mail=postfix,libsasl2-modules,bsd-mailx,swaks,cron,msmtp
+mail="postfix libsasl2-modules bsd-mailx swaks cron msmtp"
 
-# Remove a build root; debootstrap may have left /proc etc. mounted in it if interrupted.
-cleanup() {
-  case $1 in "${TMPDIR:-/tmp}"/mailops-image.*) ;; *) return 0 ;; esac
-  awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
-  rm -rf --one-file-system "$1" "$1.log"
-}
-
-building=
-trap '[ -z "$building" ] || cleanup "$building"' EXIT
-
-# name -> suite packages cmd
+# name -> "bootstrap SUITE PACKAGES" (a systemd base image) or "derive BASE PACKAGES CMD"
 spec() {
   case $1 in
-    mailops-debian12) echo "bookworm $systemd systemd" ;;
-    mailops-debian13) echo "trixie $systemd systemd" ;;
-    mailops-debian12-mail) echo "bookworm $systemd,$mail systemd" ;;
-    mailops-debian13-mail) echo "trixie $systemd,$mail systemd" ;;
-    # The emulator needs only Python with aiosmtpd and cryptography (Debian 12 versions).
-    mailops-emulator) echo "bookworm python3,ca-certificates,python3-aiosmtpd,python3-cryptography python3" ;;
+    mailops-debian12) echo "bootstrap bookworm $systemd" ;;
+    mailops-debian13) echo "bootstrap trixie $systemd" ;;
+    # Mail tools preinstalled, for role scenarios and benchmarks that want no apt run in converge.
+    mailops-debian12-mail) echo "derive mailops-debian12 ${mail// /,} systemd" ;;
+    mailops-debian13-mail) echo "derive mailops-debian13 ${mail// /,} systemd" ;;
+    # The emulator needs only Python with Debian 12's aiosmtpd and cryptography.
+    mailops-emulator) echo "derive mailops-debian12 python3-aiosmtpd,python3-cryptography python3" ;;
     *) echo "images.sh: unknown image '$1' (known: mailops-debian12 mailops-debian13 mailops-debian12-mail" \
          "mailops-debian13-mail mailops-emulator)" >&2; return 1 ;;
   esac
 }
 
-build() {
-  local name=$1 suite packages cmd current dir hash
-  read -r suite packages cmd <<<"$(spec "$name")"
-  hash=$(printf '%s\n%s\n%s\n' "$(declare -f build)" "$(spec "$name")" "$mirror" | sha256sum | cut -c1-16)
-  current=$(podman image inspect --format '{{ index .Labels "mailops.hash" }}' "localhost/$name:latest" 2>/dev/null || true)
-  if [ "$current" = "$hash" ]; then
-    echo "images.sh: localhost/$name:latest is up to date"
-    return
-  fi
-  echo "images.sh: building localhost/$name:latest (debootstrap $suite)"
+label() { podman image inspect --format '{{ index .Labels "mailops.hash" }}' "localhost/$1:latest" 2>/dev/null || true; }
+
+# Remove a build root; debootstrap may have left /proc etc. mounted in it if interrupted.
+building=
+cleanup() {
+  case $1 in "${TMPDIR:-/tmp}"/mailops-image.*) ;; *) return 0 ;; esac
+  awk -v d="$1/" 'index($2, d) == 1 {print $2}' /proc/mounts | sort -r | xargs -r umount -l
+  rm -rf --one-file-system "$1" "$1.log"
+}
+trap '[ -z "$building" ] || cleanup "$building"' EXIT
+
+# A minbase Debian with systemd as CMD, so test hosts run real services.
+bootstrap() {
+  local name=$1 suite=$2 packages=$3 hash=$4 dir
   mkdir -p "$cache/$suite"
   dir=$(mktemp -d "${TMPDIR:-/tmp}/mailops-image.XXXXXX")
   building=$dir
-  # minbase keeps the image small; --cache-dir keeps the .debs for the next rebuild.
+  # --cache-dir keeps the .debs for the next rebuild.
   debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/$suite" "$suite" "$dir" "$mirror" \
-    >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; cleanup "$dir"; return 1; }
-  # Test hosts run real services under systemd and apt from the same archive.
+    >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
   echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list"
   rm -f "$dir/var/cache/apt/archives/"*.deb
-  if [ "$cmd" = systemd ]; then cmd='["/lib/systemd/systemd"]'; else cmd='["/usr/bin/python3"]'; fi
-  tar -C "$dir" -c . | podman import --change "CMD $cmd" --change "LABEL mailops.hash=$hash" \
+  tar -C "$dir" -c . | podman import --change 'CMD ["/lib/systemd/systemd"]' --change "LABEL mailops.hash=$hash" \
     - "localhost/$name:latest" >/dev/null
   cleanup "$dir"
   building=
+}
+
+# Packages added with apt in a container (apt resolves dependencies better than debootstrap).
+derive() {
+  local name=$1 base=$2 packages=$3 cmd=$4 hash=$5 context
+  [ "$cmd" = systemd ] && cmd=/lib/systemd/systemd || cmd=/usr/bin/python3
+  context=$(mktemp -d "${TMPDIR:-/tmp}/mailops-image.XXXXXX")
+  building=$context
+  podman build --quiet --tag "localhost/$name:latest" --label "mailops.hash=$hash" -f - "$context" >/dev/null <<EOF_
+FROM localhost/$base:latest
+RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages//,/ } \
+ && apt-get clean
+CMD ["$cmd"]
+EOF_
+  cleanup "$context"
+  building=
+}
+
+build() {
+  local name=$1 how arg1 arg2 arg3 hash old
+  read -r how arg1 arg2 arg3 <<<"$(spec "$name")"
+  [ "$how" = derive ] && build "$arg1"
+  # The recipe: these functions, the spec line, the mirror and, for derived images, the base's hash.
+  hash=$(printf '%s\n' "$(declare -f bootstrap derive)" "$(spec "$name")" "$mirror" \
+    "$([ "$how" = derive ] && label "$arg1")" | sha256sum | cut -c1-16)
+  if [ "$(label "$name")" = "$hash" ]; then
+    echo "images.sh: localhost/$name:latest is up to date"
+    return
+  fi
+  echo "images.sh: building localhost/$name:latest ($how ${arg1})"
+  old=$(podman image inspect --format '{{ .Id }}' "localhost/$name:latest" 2>/dev/null || true)
+  "$how" "$name" "$arg1" "$arg2" ${arg3:+"$arg3"} "$hash"
+  # The previous build is now untagged: drop it unless a container still uses it.
+  [ -z "$old" ] || podman rmi "$old" >/dev/null 2>&1 || true
   echo "images.sh: built localhost/$name:latest"
 }
 
