@@ -40,6 +40,8 @@ _REMEDIATION = {
     "from this network, then retry.",
     "starttls_required": "The server wants STARTTLS before AUTH: use port 587 with security=starttls.",
     "auth_required": "The server requires authentication: give username and password, access_token or oauth.",
+    "service_disabled": "IMAP or POP access is off for this account: turn it on in Gmail > Settings > "
+    "See all settings > Forwarding and POP/IMAP.",
     "throttled": "Too many logins: back off for some minutes and reuse one session for many messages.",
     "temporary": "Temporary failure at Gmail: retry later with backoff.",
     "quota": "The daily sending limit is reached: stop sending; Gmail lifts the block within 24 hours.",
@@ -70,6 +72,7 @@ _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 # Reply classification: (code or None, enhanced code or None, text regex or None, category).
 # First match wins; code-only rows come last.
 _REPLY_RULES = (
+    (None, None, r"not enabled for (imap|pop)", "service_disabled"),
     (None, "5.7.9", None, "app_password_required"),
     (None, None, r"application-specific password", "app_password_required"),
     (None, "5.7.14", None, "web_login_required"),

@@ -121,6 +121,16 @@ REPLIES = [
         ("web_login_required", None, None, False, "on the web"),
     ),
     (
+        Reply(
+            None,
+            ["[SYS/PERM] Your account is not enabled for POP access. Please visit your Gmail settings"],
+            status="-ERR",
+        ),
+        "auth",
+        None,
+        ("service_disabled", None, None, False, "Forwarding and POP/IMAP"),
+    ),
+    (
         Reply(None, ["[AUTH] Username and password not accepted."], status="-ERR"),
         "auth",
         None,
