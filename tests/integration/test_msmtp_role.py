@@ -1,0 +1,327 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""Container-free tests of the msmtp role.
+
+- Bad input is refused before the host is touched, each case naming the variable.
+- A check-mode run (-vvv --diff) on localhost changes nothing and prints no secret.
+- The role's msmtprc template, rendered by Ansible with the role's variables, is a file the real
+  msmtp accepts and delivers with to the in-process emulator: STARTTLS and TLS with app
+  passwords, XOAUTH2 through the token helper (installed by the role's own tasks), aliases.
+
+The whole role on real hosts (packages, modes, cron, mailx, idempotence) is the molecule
+scenario extensions/molecule/msmtp.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from playbook import run_playbook
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "msmtp"
+SECRET = "zyxwvutsrqponmlk"  # made-up app password: must never be printed
+OAUTH_SECRET = "made-up-client-secret"
+OAUTH = {"client_id": "id.apps.googleusercontent.com", "client_secret": OAUTH_SECRET, "refresh_token": "1//made-up"}
+GOOD = {"msmtp_username": "ops.alerts@gmail.com", "msmtp_password": SECRET}
+
+# host -> (variables, text the failure must contain)
+BAD_INPUT = {
+    "no_username": ({"msmtp_password": SECRET}, "msmtp_username"),
+    "no_credential": ({"msmtp_username": "ops.alerts@gmail.com"}, "msmtp_password (an app password) or msmtp_oauth"),
+    "both_credentials": ({**GOOD, "msmtp_oauth": OAUTH}, "msmtp_password and msmtp_oauth are both set"),
+    "oauth_incomplete": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"client_id": "x"}}, "msmtp_oauth"),
+    "465_starttls": ({**GOOD, "msmtp_port": 465, "msmtp_tls_starttls": True}, "msmtp_port 465 does not go with"),
+    "587_no_starttls": ({**GOOD, "msmtp_tls_starttls": False}, "msmtp_port 587 does not go with"),
+    "2525_unstated": ({**GOOD, "msmtp_port": 2525}, "state it for any other port"),
+    "port_text": ({**GOOD, "msmtp_port": "smtp"}, "msmtp_port"),
+    "bad_username": ({**GOOD, "msmtp_username": "ops.alerts"}, "msmtp_username and msmtp_from must be"),
+    "bad_from": ({**GOOD, "msmtp_from": "noreply at example.com"}, "msmtp_username and msmtp_from must be"),
+    "password_crlf": ({**GOOD, "msmtp_password": SECRET + "\r\nauth off"}, "msmtp_password contains a CR, LF"),
+    "username_lf": ({**GOOD, "msmtp_username": "ops.alerts@gmail.com\nhost evil"}, "msmtp_username contains a CR"),
+    "alias_lf": ({**GOOD, "msmtp_aliases": {"root": "a@example.com\nx: y@z.com"}}, "msmtp_aliases contains a CR"),
+    "alias_bad": ({**GOOD, "msmtp_aliases": {"root": "admin"}}, "msmtp_aliases: root must be"),
+    "default_bad": ({**GOOD, "msmtp_aliases_default": "root"}, "msmtp_aliases_default must be"),
+    "test_to_bad": ({**GOOD, "msmtp_test_to": "root@localhost"}, "msmtp_test_to must be"),
+    "from_header": ({**GOOD, "msmtp_set_from_header": "always"}, "msmtp_set_from_header"),
+    "user_missing": (
+        {**GOOD, "msmtp_users": [{"name": "no-such-user-x", "username": "a@gmail.com", "password": SECRET}]},
+        "msmtp_users[0].name no-such-user-x is not a local user",
+    ),
+    "user_twice": (
+        {**GOOD, "msmtp_users": [{"name": "root", "username": "a@gmail.com", "password": SECRET}] * 2},
+        "is not a local user, or is listed twice",
+    ),
+    "user_no_home": (
+        {**GOOD, "msmtp_users": [{"name": "nobody", "username": "a@gmail.com", "password": SECRET}]},
+        "msmtp_users[0].name nobody has no home directory",
+    ),
+    "user_bad_address": (
+        {**GOOD, "msmtp_users": [{"name": "root", "username": "root", "password": SECRET}]},
+        "msmtp_users[0].username and msmtp_users[0].from must be",
+    ),
+    "user_both": (
+        {**GOOD, "msmtp_users": [{"name": "root", "username": "a@gmail.com", "password": SECRET, "oauth": OAUTH}]},
+        "msmtp_users[0].password and msmtp_users[0].oauth are both set",
+    ),
+    "user_465_starttls": (
+        {
+            **GOOD,
+            "msmtp_users": [
+                {"name": "root", "username": "a@gmail.com", "password": SECRET, "port": 465, "tls_starttls": True}
+            ],
+        },
+        "msmtp_users[0].port 465 does not go with msmtp_users[0].tls_starttls",
+    ),
+    "user_crlf": (
+        {**GOOD, "msmtp_users": [{"name": "root", "username": "a@gmail.com", "password": SECRET + "\n"}]},
+        "msmtp_users contains a CR, LF",
+    ),
+    "group_oauth": (
+        {"msmtp_username": "a@gmail.com", "msmtp_oauth": OAUTH, "msmtp_group_access": True},
+        "msmtp_group_access cannot be used with msmtp_oauth",
+    ),
+    "queue_no_sendmail": ({**GOOD, "msmtp_queue": True, "msmtp_sendmail": False}, "msmtp_queue needs msmtp_sendmail"),
+}
+
+
+def write_inventory(tmp_path, group, hosts, group_vars=None):
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    hosts = {name: {**local, **hostvars} for name, hostvars in hosts.items()}
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump({group: {"hosts": hosts, "vars": group_vars or {}}}))
+    return path
+
+
+def failures(result):
+    """host -> failure message (with the failed loop items' messages)."""
+    found = {}
+    for entry in result.tasks:
+        if entry["status"] == "failed":
+            res = entry["result"]
+            items = [item.get("msg", "") for item in res.get("results", []) if item.get("failed")]
+            found[entry["host"]] = " | ".join([res.get("msg", ""), *items])
+    return found
+
+
+def test_bad_input_is_refused_with_the_variable_named(tmp_path):
+    hosts = {name: case[0] for name, case in BAD_INPUT.items()}
+    inventory = write_inventory(tmp_path, "cases", hosts)
+    play = [{"hosts": "cases", "gather_facts": False, "roles": ["mailops.gmail.msmtp"]}]
+    result = run_playbook(tmp_path, play, extra_args=["-i", str(inventory), "--check", "--forks", "10"])
+    assert result.rc != 0
+    found = failures(result)
+    assert found.keys() == BAD_INPUT.keys(), result.output[-3000:]
+    wrong = {name: found[name] for name, (_, expected) in BAD_INPUT.items() if expected not in found[name]}
+    assert wrong == {}
+    assert not any("Traceback" in message for message in found.values())
+    # Only validation and preflight ran: nothing was installed or written.
+    ran = {entry["task"].split(" : ")[-1] for entry in result.tasks}
+    assert all(task.startswith(("Validat", "Check ", "Refuse ", "Read the local", "Look at")) for task in ran), ran
+    assert SECRET not in result.output and OAUTH_SECRET not in result.output
+
+
+def test_check_mode_changes_nothing_and_prints_no_secret(tmp_path):
+    """The whole role in check mode on this machine: a preview, and not one secret in -vvv --diff."""
+    variables = {
+        "msmtp_username": "ops.alerts@gmail.com",
+        "msmtp_oauth": OAUTH,
+        "msmtp_users": [{"name": "root", "username": "team.reports@gmail.com", "password": SECRET}],
+        "msmtp_aliases": {"root": "admin@example.com"},
+        "msmtp_test_to": "admin@example.com",
+    }
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": variables, "roles": ["mailops.gmail.msmtp"]}]
+    before = {path: path.exists() for path in map(Path, ("/etc/msmtprc", "/root/.msmtprc", "/etc/msmtp"))}
+    result = run_playbook(tmp_path, play, extra_args=["--check", "--diff", "-vvv"])
+    assert result.rc == 0, result.output[-3000:]
+    assert {path: path.exists() for path in before} == before
+    for secret in (SECRET, OAUTH_SECRET, OAUTH["refresh_token"]):
+        assert secret not in result.output
+    assert '+passwordeval "cat /root/.config/msmtp/gmail.password"' in result.output  # the diff is shown
+    assert "auth xoauth2" in result.output
+
+
+# --- the rendered file, used by the real msmtp against the emulator -------------------------------
+
+MESSAGE = "Subject: {subject}\nTo: {to}\n\nbody of {subject}\n"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory, gmail_emulator_server):
+    """Render msmtprc for each case the way the role does (same template and variables), with the
+    emulator as server and the secret/cache paths moved into a temp dir; return case -> directory."""
+    emu = gmail_emulator_server
+    tmp_path = tmp_path_factory.mktemp("msmtp-render")
+    base = {
+        "msmtp_host": emu.host,
+        "msmtp_tls_trust_file": emu.ca_file,
+        "msmtp_syslog": False,
+        "msmtp_oauth_helper": str(tmp_path / "libexec" / "msmtp-oauth-token"),
+        "msmtp_aliases": {"root": "team.reports@gmail.com"},
+        "msmtp_aliases_default": "ops.alerts@gmail.com",
+    }
+    starttls = {"msmtp_port": emu.smtp_starttls_port, "msmtp_tls_starttls": True}
+    cases = {
+        "starttls": {**base, **starttls, **GOOD, "msmtp_password": "abcdefghijklmnop"},
+        "tls": {
+            **base,
+            **GOOD,
+            "msmtp_password": "abcdefghijklmnop",
+            "msmtp_port": emu.smtp_tls_port,
+            "msmtp_tls_starttls": False,
+        },
+        "oauth": {
+            **base,
+            **starttls,
+            "msmtp_username": "ops.alerts@gmail.com",
+            "msmtp_oauth": {
+                "client_id": "emulator-client-id.apps.googleusercontent.com",
+                "client_secret": "emulator-client-secret",
+                "refresh_token": "1//refresh-ops-alerts",
+                "token_uri": emu.token_uri,
+            },
+        },
+        # account 1: a listed user's own account; group access: the password inline, quoted.
+        "user": {
+            **base,
+            **starttls,
+            **GOOD,
+            "__index": 1,
+            "msmtp_users": [{"name": "root", "username": "team.reports@gmail.com", "password": "ponmlkjihgfedcba"}],
+        },
+        "inline": {**base, **starttls, **GOOD, "msmtp_password": "abcd efgh ijkl mnop", "msmtp_group_access": True},
+    }
+    # Role defaults as group vars, below the cases' host vars (vars_files would override them).
+    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
+    inventory = write_inventory(tmp_path, "render", cases, group_vars=defaults)
+    out = str(tmp_path) + "/{{ inventory_hostname }}"
+    account = (
+        "{{ __msmtp_accounts[__index | default(0)] | combine({'secret_dir': here, 'cache_dir': here ~ '/cache'}) }}"
+    )
+    play = [
+        {
+            "hosts": "render",
+            "gather_facts": False,
+            "vars_files": [str(ROLE / "vars" / "main.yml")],
+            "tasks": [
+                {
+                    "name": "Install the token helper with the role's tasks",
+                    "run_once": True,
+                    "ansible.builtin.include_role": {"name": "mailops.gmail.msmtp", "tasks_from": "oauth_helper.yml"},
+                },
+                {"ansible.builtin.getent": {"database": "passwd"}},
+                {"ansible.builtin.file": {"path": out + "/cache", "state": "directory", "mode": "0700"}},
+                {
+                    "name": "Render msmtprc",
+                    "ansible.builtin.template": {
+                        "src": str(ROLE / "templates" / "msmtprc.j2"),
+                        "dest": out + "/msmtprc",
+                        "mode": "0600",
+                    },
+                    "vars": {
+                        "here": out,
+                        "__msmtp_account": account,
+                        "__msmtp_secret": "{{ __msmtp_secrets[__index | default(0)] }}",
+                        "msmtp_aliases_file": out + "/aliases",
+                    },
+                },
+                {
+                    "name": "Render aliases",
+                    "ansible.builtin.template": {
+                        "src": str(ROLE / "templates" / "aliases.j2"),
+                        "dest": out + "/aliases",
+                        "mode": "0644",
+                    },
+                },
+            ],
+        }
+    ]
+    result = run_playbook(tmp_path, play, extra_args=["-i", str(inventory)])
+    assert result.rc == 0, result.output[-3000:]
+    for name, case in cases.items():
+        secret = case["msmtp_users"][0]["password"] if "msmtp_users" in case else case.get("msmtp_password")
+        if secret and not case.get("msmtp_group_access"):
+            (tmp_path / name / "gmail.password").write_text(secret)
+        if "msmtp_oauth" in case:
+            (tmp_path / name / "gmail-oauth.json").write_text(json.dumps(case["msmtp_oauth"]))
+    return tmp_path
+
+
+def send(directory, *recipients, subject="test"):
+    message = MESSAGE.format(subject=subject, to=", ".join(recipients))
+    return subprocess.run(
+        ["msmtp", "-C", str(directory / "msmtprc"), "--", *recipients],
+        input=message,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "user", "mechanism", "tls_mode"),
+    [
+        ("starttls", "ops.alerts@gmail.com", "PLAIN", "starttls"),
+        ("tls", "ops.alerts@gmail.com", "PLAIN", "tls"),
+        ("oauth", "ops.alerts@gmail.com", "XOAUTH2", "starttls"),
+        ("user", "team.reports@gmail.com", "PLAIN", "starttls"),
+        ("inline", "ops.alerts@gmail.com", "PLAIN", "starttls"),
+    ],
+)
+def test_msmtp_delivers_with_the_rendered_file(rendered, gmail_emulator, case, user, mechanism, tls_mode):
+    result = send(rendered / case, "root", "someone@example.org", subject=case)
+    assert result.returncode == 0, result.stderr
+    (session,) = [s for s in gmail_emulator.sessions() if s.get("auth_user")]
+    assert session["auth_user"] == user and session["auth_mechanism"] == mechanism, session
+    assert session["tls_version"].startswith("TLSv1.")
+    assert session["starttls"] == (tls_mode == "starttls"), session
+    (message,) = gmail_emulator.messages()
+    assert message["rcpt_tos"] == ["team.reports@gmail.com", "someone@example.org"]  # root -> its alias
+    assert message["mail_from"] == user and message["subject"] == case
+
+
+def test_other_local_names_go_to_the_default_alias(rendered, gmail_emulator):
+    # One local name per message: msmtp 1.8.23 expands only the first local recipient of a message.
+    assert send(rendered / "starttls", "www-data").returncode == 0
+    assert [m["rcpt_tos"] for m in gmail_emulator.messages()] == [["ops.alerts@gmail.com"]]
+
+
+def test_oauth_token_is_cached_between_mails(rendered, gmail_emulator):
+    cache = rendered / "oauth" / "cache" / "gmail-oauth-token.json"
+    cache.unlink(missing_ok=True)
+    for n in range(2):
+        assert send(rendered / "oauth", "someone@example.org", subject=f"oauth {n}").returncode == 0
+    assert len(gmail_emulator.token_requests()) == 1
+    assert len(gmail_emulator.messages()) == 2
+
+
+def test_revoked_refresh_token_reaches_the_user(rendered, gmail_emulator, tmp_path):
+    directory = tmp_path / "revoked"
+    directory.mkdir()
+    creds = json.loads((rendered / "oauth" / "gmail-oauth.json").read_text())
+    (directory / "gmail-oauth.json").write_text(json.dumps(dict(creds, refresh_token="1//refresh-revoked")))
+    text = (rendered / "oauth" / "msmtprc").read_text().replace(str(rendered / "oauth"), str(directory))
+    (directory / "msmtprc").write_text(text)
+    (directory / "msmtprc").chmod(0o600)
+    result = send(directory, "someone@example.org")
+    assert result.returncode != 0
+    assert "invalid_grant" in result.stderr and "7 days" in result.stderr, result.stderr
+    assert gmail_emulator.messages() == []
+
+
+def test_wrong_app_password_fails_clearly(rendered, gmail_emulator):
+    password = rendered / "starttls" / "gmail.password"
+    good = password.read_text()
+    password.write_text("wrongwrongwrongw")
+    try:
+        result = send(rendered / "starttls", "someone@example.org")
+    finally:
+        password.write_text(good)
+    assert result.returncode != 0 and "5.7.8" in result.stderr, result.stderr
+    assert gmail_emulator.messages() == []
