@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""100 messages: mailops.gmail.send (one task, `messages`) vs community.general.mail (100-item loop).
+
+Both run in the same process run against the local Gmail emulator, with the same playbook settings,
+with a 10 ms round trip and with none, several repetitions each; medians are printed with their ratio.
+Also prints round trips per message, connections and AUTHs per 100 messages as the emulator counted
+them, with PIPELINING and without it.
+
+    .venv/bin/python bench/send_vs_community_mail.py [--count 100] [--reps 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "extensions"))
+from gmail_emulator import Emulator  # noqa: E402
+
+USER, PASSWORD = "ops.alerts@gmail.com", "abcdefghijklmnop"
+
+
+def play(emu, tool, count, workdir):
+    if tool == "send":
+        task = {"name": "Send", "mailops.gmail.send": {
+            "host": emu.host, "port": emu.smtp_starttls_port, "security": "starttls", "ca_file": emu.ca_file,
+            "username": USER, "password": PASSWORD, "daily_limit": 0, "quota_dir": str(workdir / "q"),
+            "messages": [{"to": [f"dev{i}@example.com"], "subject": f"bench {i}", "body": f"message {i}"}
+                         for i in range(count)]}, "no_log": True}
+    else:
+        task = {"name": "Send", "community.general.mail": {
+            "host": emu.host, "port": emu.smtp_starttls_port, "secure": "starttls", "username": USER,
+            "password": PASSWORD, "sender": USER, "to": "dev{{ item }}@example.com", "subject": "bench {{ item }}",
+            "body": "message {{ item }}"}, "loop": "{{ range(" + str(count) + ") | list }}", "no_log": True}
+    clock = "{{ lookup('pipe', 'date +%s.%N') }}"
+    tasks = [{"name": "Start", "ansible.builtin.set_fact": {"t0": clock}}, task,
+             {"name": "Stop", "ansible.builtin.set_fact": {"t1": clock}},
+             {"name": "Dump", "ansible.builtin.copy": {"dest": str(workdir / "t.json"),
+                                                       "content": "{{ {'t0': t0, 't1': t1} | to_json }}"}}]
+    return [{"hosts": "localhost", "gather_facts": False, "tasks": tasks,
+             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]
+
+
+def measure(emu, tool, count, workdir):
+    """Seconds the sending task took, and the emulator's sessions of that run."""
+    emu.clear_records()
+    path = workdir / f"{tool}.yml"
+    path.write_text(yaml.safe_dump(play(emu, tool, count, workdir)))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_PIPELINING="1",
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
+                           str(path)], env=env, capture_output=True, text=True, timeout=1800)
+    if proc.returncode:
+        sys.exit(f"{tool} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    t = json.loads((workdir / "t.json").read_text())
+    sessions = emu.sessions()
+    delivered = len(emu.messages())
+    if delivered != count:
+        sys.exit(f"{tool}: the emulator received {delivered} messages, expected {count}")
+    return float(t["t1"]) - float(t["t0"]), sessions
+
+
+def wire_figures(sessions, count):
+    """(round trips per message from the first MAIL to QUIT, connections, AUTHs) per `count` messages."""
+    rounds = 0
+    for s in sessions:
+        cmds, rts = s["commands"], s["command_round_trips"]
+        mails = [i for i, c in enumerate(cmds) if c.startswith("MAIL")]
+        end = next((i for i, c in enumerate(cmds) if c.startswith("QUIT")), None)
+        last = rts[end] if end is not None else s["round_trips"]
+        if mails:
+            rounds += last - rts[mails[0]]
+    auths = sum(c.startswith("AUTH") for s in sessions for c in s["commands"])
+    return rounds / count, len(sessions), auths
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100)
+    parser.add_argument("--reps", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        emu = Emulator(str(workdir / "records")).start()
+        try:
+            print(f"{args.count} messages, {args.reps} repetitions, medians of the sending task's wall time")
+            print("community.general.mail: secure=starttls, smtplib without an SSL context: it verifies NOTHING "
+                  "(no certificate, no host name); mailops.gmail.send verifies both against the emulator's CA.\n")
+            for delay in (0.01, 0.0):
+                emu.set(delay=delay, pipelining=True)
+                times = {"send": [], "mail": []}
+                wire = {}
+                for _ in range(args.reps):
+                    for tool in ("send", "mail"):
+                        seconds, sessions = measure(emu, tool, args.count, workdir)
+                        times[tool].append(seconds)
+                        wire[tool] = wire_figures(sessions, args.count)
+                med = {tool: statistics.median(v) for tool, v in times.items()}
+                print(f"round-trip delay {delay * 1000:.0f} ms:")
+                for tool, label in (("send", "mailops.gmail.send (1 task)  "),
+                                    ("mail", "community.general.mail loop ")):
+                    rt, conns, auths = wire[tool]
+                    runs = " ".join(f"{t:.2f}" for t in times[tool])
+                    print(f"  {label} median {med[tool]:7.2f} s  (runs: {runs})  round trips/message {rt:.2f}  "
+                          f"connections/{args.count} {conns}  AUTHs/{args.count} {auths}")
+                print(f"  ratio community.general.mail / mailops.gmail.send: {med['mail'] / med['send']:.1f}x\n")
+            emu.set(delay=0.01, pipelining=False)
+            _, sessions = measure(emu, "send", args.count, workdir)
+            rt, conns, auths = wire_figures(sessions, args.count)
+            print(f"without PIPELINING (fallback, one command per round trip), 10 ms: mailops.gmail.send round "
+                  f"trips/message {rt:.2f}  connections {conns}  AUTHs {auths}")
+        finally:
+            emu.stop()
+
+
+if __name__ == "__main__":
+    started = time.time()
+    main()
+    print(f"(bench took {time.time() - started:.0f} s)")
