@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .config import DEFAULT_ACCOUNTS, ConfigError
 
-__all__ = ["DEFAULT_ACCOUNTS", "ConfigError", "Emulator"]
+__all__ = ["DEFAULT_ACCOUNTS", "ConfigError"]  # and Emulator, loaded lazily
 
 
 def __getattr__(name):

@@ -40,8 +40,8 @@ class ImapSession(LineSession):
         await self.reply(f"* OK Gimap ready for requests from {peer} {self.sid}")
 
     async def handle(self, line: str) -> None:
-        tag, _, rest = line.partition(" ")
-        command, _, args = rest.partition(" ")
+        tag, _sep, rest = line.partition(" ")
+        command, _sep, args = rest.partition(" ")
         command = command.upper()
         if command in ("LOGIN", "AUTHENTICATE"):
             masked = args.split(" ")[0] + " ****" if command == "LOGIN" else args.split(" ")[0]

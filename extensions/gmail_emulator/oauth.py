@@ -53,7 +53,7 @@ def _basic(headers: dict):
     if not value.lower().startswith("basic "):
         return None
     try:
-        user, _, password = base64.b64decode(value[6:]).decode().partition(":")
+        user, _sep, password = base64.b64decode(value[6:]).decode().partition(":")
     except (ValueError, UnicodeDecodeError):
         return None
     return unquote_plus(user), unquote_plus(password)
@@ -118,7 +118,7 @@ class HttpServer:
                     line = (await reader.readline()).decode("latin-1").strip()
                     if not line:
                         break
-                    name, _, value = line.partition(":")
+                    name, _sep, value = line.partition(":")
                     headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
                 status, data = self.route(method.upper(), path, headers, body)

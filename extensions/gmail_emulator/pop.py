@@ -30,7 +30,7 @@ class PopSession(LineSession):
         await self.reply(f"+OK Gpop ready for requests from {peer} {self.sid}")
 
     async def handle(self, line: str) -> None:
-        command, _, arg = line.partition(" ")
+        command, _sep, arg = line.partition(" ")
         command = command.upper()
         self.note(f"{command} ****" if command in ("PASS", "AUTH") and arg else line)
         authed = self.rec["auth_result"] == st.OK

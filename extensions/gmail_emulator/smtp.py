@@ -313,10 +313,10 @@ class GmailSMTP(Conversation, SMTP):
                 return AuthResult(success=False, handled=True)
         return self._result(mechanism, user, result)
 
-    async def auth_XOAUTH2(self, _, args):
+    async def auth_XOAUTH2(self, _server, args):
         return await self._bearer("XOAUTH2", args)
 
-    async def auth_OAUTHBEARER(self, _, args):
+    async def auth_OAUTHBEARER(self, _server, args):
         return await self._bearer("OAUTHBEARER", args)
 
 

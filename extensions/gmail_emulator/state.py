@@ -33,7 +33,7 @@ def parse_bearer(payload: bytes, oauthbearer: bool = False):
         if part.startswith("user="):
             user = part[5:]
         elif part.startswith("auth="):
-            scheme, _, value = part[5:].partition(" ")
+            scheme, _sep, value = part[5:].partition(" ")
             token = value if scheme.lower() == "bearer" and value else None
     return user, token
 

@@ -24,7 +24,7 @@ USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
 def swaks(emu, *args):
     cmd = ["swaks", "--server", f"{emu.host}:{emu.smtp_starttls_port}", "--tls", "--tls-verify",
            "--tls-ca-path", emu.ca_file, "--from", USER, "--to", "a@example.com", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
 
 
 def msmtp(emu, tmp_path, *lines, body="Subject: msmtp\n\nhello\n"):
@@ -33,7 +33,7 @@ def msmtp(emu, tmp_path, *lines, body="Subject: msmtp\n\nhello\n"):
                                "tls on", f"user {USER}", f"from {USER}", *lines]) + "\n")
     conf.chmod(0o600)
     return subprocess.run(["msmtp", "-C", str(conf), "a@example.com"], input=body, capture_output=True, text=True,
-                          timeout=30)
+                          timeout=30, check=False)
 
 
 pytestmark = pytest.mark.skipif(not (shutil.which("swaks") and shutil.which("msmtp")),
@@ -53,7 +53,7 @@ def test_swaks_implicit_tls_and_bad_password(gmail_emulator):
     result = subprocess.run(["swaks", "--server", f"{gmail_emulator.host}:{gmail_emulator.smtp_tls_port}",
                              "--tls-on-connect", "--tls-verify", "--tls-ca-path", gmail_emulator.ca_file,
                              "--from", USER, "--to", "a@example.com", "--auth", "LOGIN", "--auth-user", USER,
-                             "--auth-password", "nope"], capture_output=True, text=True, timeout=30)
+                             "--auth-password", "nope"], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0 and "535-5.7.8 Username and Password not accepted." in result.stdout
 
 

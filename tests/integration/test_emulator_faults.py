@@ -176,7 +176,7 @@ def test_round_trips_pipelined_flight(gmail_emulator, raw):
     gmail_emulator.set(delay=0.05)
     started = time.monotonic()
     raw.send("MAIL FROM:<ops.alerts@gmail.com>", "RCPT TO:<a@example.com>", "DATA")
-    assert [raw.reply()[0][:3] for _ in range(3)] == ["250", "250", "354"]
+    assert [raw.reply()[0][:3] for _reply in range(3)] == ["250", "250", "354"]
     raw.send("Subject: pipelined", "", "body", ".")
     assert raw.reply()[0].startswith("250 2.0.0 OK")
     elapsed = time.monotonic() - started

@@ -67,9 +67,12 @@ def test_imap_login_refused(imap, user, password, text):
 
 
 def test_imap_xoauth2(gmail_emulator, imap):
-    typ, _ = imap.authenticate("XOAUTH2", lambda _: f"user={USER}\x01auth=Bearer ya29.valid-ops-alerts\x01\x01")
-    assert typ == "OK"
-    assert gmail_emulator.imap_port and imap.state == "AUTH"
+    blob = f"user={USER}\x01auth=Bearer ya29.valid-ops-alerts\x01\x01"
+    typ, _data = imap.authenticate("XOAUTH2", lambda _challenge: blob)
+    assert typ == "OK" and imap.state == "AUTH"
+    imap.logout()
+    [session] = gmail_emulator.sessions()
+    assert (session["auth_mechanism"], session["auth_result"]) == ("XOAUTH2", "ok")
 
 
 def test_imap_xoauth2_failure_continuation(gmail_emulator, imap):
@@ -85,7 +88,7 @@ def test_imap_xoauth2_failure_continuation(gmail_emulator, imap):
 
 def test_imap_sasl_ir_plain(imap):
     payload = base64.b64encode(f"\0{USER}\0{APP_PW}".encode()).decode()
-    typ, _ = imap._simple_command("AUTHENTICATE", "PLAIN", payload)
+    typ, _data = imap._simple_command("AUTHENTICATE", "PLAIN", payload)
     assert typ == "OK"
 
 
@@ -124,7 +127,7 @@ def test_pop_xoauth2(pop):
 
 def test_pop_xoauth2_failure_continuation(pop):
     pop._putcmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.expired-ops-alerts')}")
-    line, _ = pop._getline()
+    line, _size = pop._getline()
     assert line.startswith(b"+ ") and json.loads(base64.b64decode(line[2:])) == BEARER_JSON
     pop._putcmd("")
     assert pop._getline()[0] == b"-ERR [AUTH] Invalid credentials."

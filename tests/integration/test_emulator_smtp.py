@@ -98,7 +98,7 @@ def test_implicit_tls_send(gmail_emulator):
 def test_password_mechanisms(gmail_emulator, mechanism, password):
     s = client(gmail_emulator, login=False)
     s.user, s.password = USER, password
-    code, _ = s.auth(mechanism, getattr(s, f"auth_{mechanism.lower()}"), initial_response_ok=mechanism == "PLAIN")
+    code, _text = s.auth(mechanism, getattr(s, f"auth_{mechanism.lower()}"), initial_response_ok=mechanism == "PLAIN")
     assert code == 235
     s.sendmail(USER, ["a@example.com"], MSG)
     s.quit()
