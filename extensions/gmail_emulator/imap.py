@@ -60,6 +60,10 @@ class ImapSession(LineSession):
             await self.reply(f"{tag} OK Thats all she wrote! {self.sid}")
         elif command == "NOOP":
             await self.reply(f"{tag} OK Success")
+        elif command == "ID":
+            await self.reply('* ID ("name" "GImap" "vendor" "Google, Inc." "support-url" '
+                             '"https://support.google.com/mail")')
+            await self.reply(f"{tag} OK Success")
         elif command == "LOGOUT":
             await self.reply("* BYE LOGOUT Requested")
             await self.reply(f"{tag} OK 73 good day (Success)")

@@ -3,6 +3,8 @@
 """Fault rules, the wrong-name certificate and round-trip delays of the emulator's SMTP side."""
 from __future__ import annotations
 
+import imaplib
+import poplib
 import smtplib
 import ssl
 import time
@@ -111,6 +113,27 @@ def test_drop_after_final_dot(gmail_emulator):
     assert [m["dropped_after_eom"] for m in gmail_emulator.messages()] == [True, False]
 
 
+def test_reply_after_final_dot_refuses_the_message(gmail_emulator):
+    gmail_emulator.set_faults([{"stage": "eom", "action": "reply", "reply": "451 4.3.0 Mail server temporarily "
+                                "rejected message. {id} - gsmtp"}])
+    with client(gmail_emulator) as s:
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            s.sendmail(USER, ["a@example.com"], MSG)
+        assert err.value.smtp_code == 451
+        s.sendmail(USER, ["a@example.com"], MSG)  # the session goes on
+    assert len(gmail_emulator.messages()) == 1
+
+
+def test_fault_at_starttls(gmail_emulator):
+    gmail_emulator.set_faults([{"stage": "starttls", "action": "reply", "reply": "454 4.7.0 TLS not available"}])
+    w = Wire(gmail_emulator.host, gmail_emulator.smtp_starttls_port)
+    w.reply()
+    w.cmd("EHLO test")
+    assert w.cmd("STARTTLS") == ["454 4.7.0 TLS not available"]
+    assert w.cmd(f"AUTH PLAIN {plain(USER, APP_PW)}")[0].startswith("530 5.7.0 Must issue a STARTTLS command first.")
+    w.close()
+
+
 def test_drop_at_ehlo(gmail_emulator):
     gmail_emulator.set_faults([{"stage": "ehlo", "action": "drop"}])
     with smtplib.SMTP(gmail_emulator.host, gmail_emulator.smtp_starttls_port, timeout=5) as s, \
@@ -204,3 +227,22 @@ def test_bad_switch_is_refused(gmail_emulator):
         gmail_emulator.set(delays=1)
     with pytest.raises(ConfigError, match="'delay' must be a number"):
         gmail_emulator.set(delay="slow")
+
+
+@pytest.mark.parametrize("protocol", ["imap", "pop"])
+def test_round_trips_imap_pop(gmail_emulator, protocol):
+    gmail_emulator.set(delay=0.05)
+    ctx = ssl.create_default_context(cafile=gmail_emulator.ca_file)
+    started = time.monotonic()
+    if protocol == "imap":
+        conn = imaplib.IMAP4_SSL(gmail_emulator.host, gmail_emulator.imap_port, ssl_context=ctx, timeout=5)
+        conn.login(USER, APP_PW)  # imaplib asks CAPABILITY first: greeting, CAPABILITY, LOGIN, LOGOUT
+        conn.logout()
+    else:
+        conn = poplib.POP3_SSL(gmail_emulator.host, gmail_emulator.pop_port, context=ctx, timeout=5)
+        conn.user(USER)  # greeting, USER, PASS, QUIT
+        conn.pass_(APP_PW)
+        conn.quit()
+    elapsed = time.monotonic() - started
+    [session] = gmail_emulator.sessions()
+    assert session["round_trips"] == 4 and elapsed >= 0.2

@@ -44,6 +44,7 @@ def test_imap_login_select_logout(gmail_emulator, imap):
     typ, data = imap.login(USER, "abcd efgh ijkl mnop")
     assert typ == "OK" and data == [f"{USER} authenticated (Success)".encode()]
     assert imap.noop()[0] == "OK"
+    assert imap.xatom("ID", "NIL")[0] == "OK"
     assert imap.select("INBOX") == ("OK", [b"0"])
     typ, data = imap.logout()
     assert typ == "BYE" and data == [b"LOGOUT Requested"]

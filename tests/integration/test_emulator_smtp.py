@@ -9,6 +9,7 @@ import smtplib
 import ssl
 
 import pytest
+from gmail_emulator import Emulator
 from gmail_emulator.wire import Wire, b64, plain, xoauth2
 
 USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
@@ -224,3 +225,11 @@ def test_pipelining_switch(gmail_emulator):
     gmail_emulator.set(pipelining=False)
     with client(gmail_emulator) as s:
         assert "pipelining" not in s.esmtp_features and "auth" in s.esmtp_features
+
+
+def test_ipv6_listener(tmp_path):
+    with Emulator(str(tmp_path), host="::1") as emu:
+        assert emu.token_uri == f"https://[::1]:{emu.oauth_port}/token"
+        with smtplib.SMTP_SSL("::1", emu.smtp_tls_port, context=ctx(emu), timeout=5) as s:
+            s.login(USER, APP_PW)  # the certificate names IP ::1
+        assert emu.sessions()[0]["peer"][0] == "::1"
