@@ -56,6 +56,7 @@ def main():
                           MAILOPS_GMAIL_REPORT_USERNAME="ops.alerts@gmail.com",
                           MAILOPS_GMAIL_REPORT_PASSWORD="abcdefghijklmnop", MAILOPS_GMAIL_REPORT_HOST=emu.host,
                           MAILOPS_GMAIL_REPORT_PORT=str(emu.smtp_starttls_port),
+                          MAILOPS_GMAIL_REPORT_SECURITY="starttls",
                           MAILOPS_GMAIL_REPORT_CA_FILE=emu.ca_file, MAILOPS_GMAIL_REPORT_QUOTA_DIR=str(work / "q"),
                           MAILOPS_GMAIL_REPORT_SPOOL_DIR=str(work / "spool"))
             times = {"without": [], "with": []}

@@ -243,11 +243,10 @@ class CallbackModule(CallbackBase):
         try:
             if not self.get_option("to"):
                 raise ReportNotSent("no recipients: set to in [callback_deploy_report] or MAILOPS_GMAIL_REPORT_TO")
-            params = self._params()
             [msg] = build_message({"to": self.get_option("to"), "sender": self.get_option("sender"),
                                    "subject": subject, "body": text, "html_body": page},
-                                  default_sender=params.get("username"))
-            self._send(msg, params)
+                                  default_sender=self.get_option("username"))
+            self._send(msg, self._params())
         except Exception as exc:
             self._spool(msg, subject, text, page, exc)
 
