@@ -138,6 +138,8 @@ def test_xoauth2_accepted(gmail_emulator, wire):
     w = wire(auth=False)
     assert w.cmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.valid-ops-alerts')}") == ["235 2.7.0 Accepted"]
     assert w.cmd("MAIL FROM:<ops.alerts@gmail.com>")[0].startswith("250 2.1.0 OK")
+    assert w.cmd("RSET")[0].startswith("250 2.1.5 Flushed ")
+    assert w.cmd("BDAT 10 LAST")[0].startswith("502 5.5.1 Unrecognized command. ")  # no CHUNKING
 
 
 def test_xoauth2_without_initial_response(gmail_emulator, wire):
