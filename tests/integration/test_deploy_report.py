@@ -36,8 +36,8 @@ TASKS = [
 
 
 def eml_texts(emu):
-    return [open(p, encoding="utf-8", errors="replace").read() for p in glob.glob(f"{emu.records_dir}/**/*.eml",
-                                                                                   recursive=True)]
+    paths = glob.glob(f"{emu.records_dir}/**/*.eml", recursive=True)
+    return [open(p, encoding="utf-8", errors="replace").read() for p in paths]
 
 
 def test_report_arrives_once_without_secrets(gmail_emulator, tmp_path):

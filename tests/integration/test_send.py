@@ -183,16 +183,16 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
         send("Flush the spool", "flush", conn(emu, spool_dir=spool, flush_spool=True, quota_dir=q)),
         control(emu, "faults", [{"stage": "connect", "action": "silent", "times": 0}]),
         {"name": "Clock", "ansible.builtin.set_fact": {"t0": "{{ lookup('pipe', 'date +%s.%N') | float }}"}},
-        send("Silent server", "fsilent", conn(emu, to=["a@example.com"], subject="fsilent", timeout=1.5, retries=1,
-                                               quota_dir=q)),
+        send("Silent server", "fsilent",
+             conn(emu, to=["a@example.com"], subject="fsilent", timeout=1.5, retries=1, quota_dir=q)),
         {"name": "Clock", "ansible.builtin.set_fact": {
             "silent_seconds": "{{ (lookup('pipe', 'date +%s.%N') | float) - (t0 | float) }}"}, "register": "clock"},
         control(emu, "faults", []),
         control(emu, "set", {"wrong_cert": True}),
         send("Wrong-name certificate", "fcert", conn(emu, to=["a@example.com"], subject="fcert", quota_dir=q)),
         control(emu, "set", {"wrong_cert": False, "max_message_size": 3000}, verify=False),
-        send("Over the server's SIZE", "fsize", conn(emu, to=["a@example.com"], subject="fsize", body="x" * 5000,
-                                                      quota_dir=q)),
+        send("Over the server's SIZE", "fsize",
+             conn(emu, to=["a@example.com"], subject="fsize", body="x" * 5000, quota_dir=q)),
     ]
     proc, r = run_play(tmp_path, tasks)
     subjects = [m["subject"] for m in emu.messages()]

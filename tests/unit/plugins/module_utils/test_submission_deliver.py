@@ -40,7 +40,10 @@ def test_check_mode_connects_nothing_and_writes_nothing(tmp_path):
 
 def test_dedupe_key_skips_within_window(tmp_path):
     server = FakeServer()
-    msgs = lambda: batch(1, dedupe_key="deploy-42")  # noqa: E731
+
+    def msgs():
+        return batch(1, dedupe_key="deploy-42")
+
     assert run(tmp_path, server, msgs())[0][0]["status"] == "sent"
     assert run(tmp_path, server, msgs())[0][0]["status"] == "skipped"
     assert run(tmp_path, server, msgs(), dedupe_window=0)[0][0]["status"] == "sent"
