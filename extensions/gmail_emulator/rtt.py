@@ -4,6 +4,8 @@
 
 When the server is about to read and its input buffer holds no complete line while replies
 are pending, it sleeps `delay`, sends the pending replies at once and counts one round trip.
+Lines that arrive during that sleep were sent before the client could see a reply, so they
+belong to the same flight: they are processed first, without a second sleep.
 A pipelining client therefore pays one delay per flight, a lock-step client one per command.
 """
 from __future__ import annotations
@@ -30,25 +32,35 @@ class Flight:
         self.get_delay = get_delay
         self.pending = []
         self.round_trips = 0
+        self.waited = False  # the delay of the pending flight has been spent
 
     def hold(self, data: bytes) -> None:
         self.pending.append(data)
 
+    async def wait(self) -> None:
+        if not self.waited:
+            self.waited = True
+            await asyncio.sleep(self.get_delay())  # sleep(0) still lets queued input arrive
+
     async def release(self, writer, delay: bool = True) -> None:
-        """Send what is pending, after the round-trip delay."""
+        """Send what is pending, after the round-trip delay (unless already spent)."""
         if not self.pending:
             return
-        wait = self.get_delay() if delay else 0
-        if wait > 0:
-            await asyncio.sleep(wait)
-        data, self.pending = b"".join(self.pending), []
+        if delay:
+            await self.wait()
+        data, self.pending, self.waited = b"".join(self.pending), [], False
         self.round_trips += 1
         writer.write(data)
         await writer.drain()
 
     async def before_read(self, reader, writer) -> None:
-        if self.pending and not has_line(reader):
-            await self.release(writer)
+        if not self.pending or has_line(reader):
+            return
+        if not self.waited:
+            await self.wait()
+            if has_line(reader):
+                return  # more of the client's flight: answer it in the same round trip
+        await self.release(writer)
 
 
 class HoldingReader:
