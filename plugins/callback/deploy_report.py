@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -21,7 +22,7 @@ requirements:
   - Enable it with C(callbacks_enabled = mailops.gmail.deploy_report) in C(ansible.cfg) or
     E(ANSIBLE_CALLBACKS_ENABLED).
 author:
-  - mailops.gmail contributors
+  - mailops.gmail contributors (@mailops)
 options:
   to:
     description: Recipients of the report. Without them no report is sent (a warning says so).

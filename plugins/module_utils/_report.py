@@ -76,14 +76,15 @@ def build_report(run, template=None):
     hosts = sorted(run.get("hosts", {}).items())
     failures = run.get("failures", [])
 
-    width = max([len("host")] + [len(h) for h, _ in hosts])
+    width = max([len("host")] + [len(h) for h, _counts in hosts])
     text = [f"{k + ':':<12}{v}" for k, v in facts] + ["", f"{'host':<{width}}  " + "  ".join(COUNTERS)]
     text += [f"{h:<{width}}  " + "  ".join(f"{c.get(k, 0):>{len(k)}}" for k in COUNTERS) for h, c in hosts]
     if failures:
         text += ["", "Failed tasks:"]
         for f in failures:
             kind = "UNREACHABLE" if f.get("unreachable") else "FAILED"
-            text += [f"- {f.get('host')}: {f.get('task')} ({kind})", "    " + _clip(f.get("msg")).replace("\n", "\n    ")]
+            indented = "    " + _clip(f.get("msg")).replace("\n", "\n    ")
+            text += [f"- {f.get('host')}: {f.get('task')} ({kind})", indented]
     elif failed:
         text += ["", "Failed hosts: " + ", ".join(failed)]
 

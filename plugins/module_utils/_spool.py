@@ -86,7 +86,7 @@ def load(path):
     if not envelope["sender"] or not envelope["recipients"]:
         raise SpoolError(f"{path} has no X-Mailops-Envelope-From/-To lines; it was not written by this module")
     for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
-        name, _, value = line.partition(b":")
+        name, _colon, value = line.partition(b":")
         if name.lower() in (b"message-id", b"subject"):
             envelope[name.lower().decode("ascii").replace("-", "_")] = value.strip().decode("ascii", "replace")
     return envelope, data

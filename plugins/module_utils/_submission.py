@@ -127,7 +127,7 @@ class Submitter:
             mail_reply = c.read_reply()
             rcpt_replies, data_reply = [], None
             if mail_reply.code != 421:  # 421: the server closes the session, no more replies come
-                rcpt_replies = [c.read_reply() for _ in rcpts]
+                rcpt_replies = [c.read_reply() for _rcpt in rcpts]
                 data_reply = c.read_reply()
         else:
             mail_reply = c.command(mail)
@@ -347,23 +347,23 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
                                 "remediation": "Flush the spool later (flush_spool: true)."}
                 _spool(msg, res, spool_dir)
             batch = batch[:left]
-        tokens = [f"{msg.message_id}#{n}" for n, (msg, _) in enumerate(batch)]
+        tokens = [f"{msg.message_id}#{n}" for n, (msg, _res) in enumerate(batch)]
         if not check_mode:
-            for token, (msg, _) in zip(tokens, batch):
+            for token, (msg, _res) in zip(tokens, batch):
                 quota.reserve(token, msg.dedupe_key)
     stats = {"connections": 0, "auths": 0, "round_trips": 0, "tls_version": None}
     if check_mode:
-        for _, res in batch:
+        for _msg, res in batch:
             res["status"] = "would_send"
         return _merge(results), dict(stats, quota_used=quota.used + len(batch), quota_left=_left(quota, len(batch)))
     if batch:
         try:
             sub = make_submitter()  # may refresh an OAuth token
         except GmailError as exc:
-            for _, res in batch:
+            for _msg, res in batch:
                 res["error"] = exc.classification
         else:
-            for (_msg, res), out in zip(batch, sub.send_all([m for m, _ in batch])):
+            for (_msg, res), out in zip(batch, sub.send_all([m for m, _res in batch])):
                 res.update(out)
             stats.update(connections=sub.connections, auths=sub.auths, round_trips=sub.round_trips,
                          tls_version=sub.tls_version)

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -17,7 +18,7 @@ description:
   - Undeliverable messages can be kept in a spool directory and sent later with O(flush_spool).
   - CR or LF in any header value or address is refused, and addresses are validated strictly.
 author:
-  - mailops.gmail contributors
+  - mailops.gmail contributors (@mailops)
 extends_documentation_fragment:
   - mailops.gmail.connection
 options:
@@ -27,6 +28,7 @@ options:
       - Required with O(password), O(access_token) or O(oauth). Omit it, with every credential, only for a local
         relay (O(security=none)).
     type: str
+    required: false
   security:
     description:
       - V(starttls) connects in plaintext and upgrades with STARTTLS before anything else; without STARTTLS on
@@ -162,9 +164,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Builds and validates every message and checks the quota; connects and authenticates nothing.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - Recipients refused by the server make the task fail, after the other messages were sent.
@@ -312,6 +316,7 @@ CREDENTIALS = ("password", "access_token", "oauth")
 def argument_spec():
     spec = connection_argument_spec(require_credentials=False)
     spec["security"] = {"type": "str", "choices": ["starttls", "tls", "none"]}
+    spec["oauth"]["options"]["token_uri"]["no_log"] = False  # a URL, not a secret
     spec.update(
         sender={"type": "str", "aliases": ["from"]},
         to={"type": "list", "elements": "str"},

@@ -25,8 +25,8 @@ def test_one_digest_for_all_hosts(gmail_emulator, tmp_path):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_HOME=str(tmp_path / "home"))
     cmd = [str(PLAYBOOK), "-i", str(inventory), str(ROOT / "playbooks" / "notify.yml"), "-e", json.dumps(extra)]
-    first = subprocess.run(cmd + ["-vvv"], env=env, capture_output=True, text=True, timeout=300)
-    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    first = subprocess.run(cmd + ["-vvv"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert first.returncode == 4 and again.returncode == 4  # web3 unreachable
     [message] = emu.messages()  # the second run was deduplicated
     assert message["subject"] == "[FAILED] shop 1.4.2: 2 ok, 1 failed"

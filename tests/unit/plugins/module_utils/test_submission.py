@@ -13,7 +13,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply
 
 
 def reply(text):
-    code, _, rest = text.partition(" ")
+    code, _space, rest = text.partition(" ")
     enhanced = rest.split(" ")[0] if rest[:1].isdigit() else None
     return Reply(int(code), [rest], enhanced)
 
@@ -133,7 +133,7 @@ def submitter(server, **kw):
 @pytest.mark.parametrize("pipelining, per_message", [(True, 2), (False, 4)])
 def test_round_trips_one_session(pipelining, per_message):
     server = FakeServer(pipelining=pipelining)
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     results = sub.send_all(batch(10))
     assert [r["status"] for r in results] == ["sent"] * 10
     assert (server.connections, server.auths, sub.connections, sub.auths) == (1, 1, 1, 1)
@@ -147,14 +147,14 @@ def test_421_at_mail_for_third_message_is_retried_once_without_duplicates():
     results = sub.send_all(batch(10))
     assert [r["status"] for r in results] == ["sent"] * 10
     assert results[2]["attempts"] == 2 and sleeps == [0.5]
-    ids = [mid for mid, _ in server.delivered]
+    ids = [mid for mid, _rcpts in server.delivered]
     assert len(ids) == 10 and len(set(ids)) == 10
     assert (sub.connections, sub.auths) == (2, 2)  # 421 closes the session: reconnect and AUTH again
 
 
 def test_451_keeps_the_session():
     server = FakeServer(faults={("mail", 1): "451 4.3.0 Local error"})
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     [res] = sub.send_all(batch(1))
     assert res["status"] == "sent" and sub.connections == 1
 
@@ -178,7 +178,7 @@ def test_535_fails_at_once_with_one_auth_and_stops_the_batch():
 
 def test_drop_after_final_dot_is_unknown_and_not_resent():
     server = FakeServer(faults={("eom", 1): "drop"})
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     results = sub.send_all(batch(2))
     assert [r["status"] for r in results] == ["unknown", "sent"]
     assert "Delivery unknown" in results[0]["error"]["message"]
@@ -187,7 +187,7 @@ def test_drop_after_final_dot_is_unknown_and_not_resent():
 
 def test_retry_unknown_resends_same_message_id():
     server = FakeServer(faults={("eom", 1): "drop"})
-    sub, _ = submitter(server, retry_unknown=True)
+    sub, _sleeps = submitter(server, retry_unknown=True)
     msgs = batch(1)
     [res] = sub.send_all(msgs)
     assert res["status"] == "sent" and server.counts["eom"] == 2
@@ -196,7 +196,7 @@ def test_retry_unknown_resends_same_message_id():
 
 def test_drop_before_data_is_retried():
     server = FakeServer(faults={("rcpt", 1): "drop"})
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     [res] = sub.send_all(batch(1))
     assert res["status"] == "sent" and len(server.delivered) == 1 and sub.connections == 2
 
@@ -211,7 +211,7 @@ def test_5xx_is_never_retried_and_batch_continues():
 
 def test_partial_refusal_reports_both_lists():
     server = FakeServer(faults={("rcpt", 2): "550 5.1.1 No such user"})
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     [msg] = build_message({"to": ["a@example.com", "b@example.com"], "body": "x"}, default_sender="s@gmail.com")
     [res] = sub.send_all([msg])
     assert res["status"] == "sent" and res["accepted"] == ["a@example.com"]
@@ -220,11 +220,11 @@ def test_partial_refusal_reports_both_lists():
 
 def test_temporary_recipient_refusal_is_retried_for_that_recipient_only():
     server = FakeServer(faults={("rcpt", 2): "450 4.2.1 Mailbox busy"})
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     [msg] = build_message({"to": ["a@example.com", "b@example.com"], "body": "x"}, default_sender="s@gmail.com")
     [res] = sub.send_all([msg])
     assert res["status"] == "sent" and res["accepted"] == ["a@example.com", "b@example.com"]
-    assert [r for _, r in server.delivered] == [["a@example.com"], ["b@example.com"]]
+    assert [r for _mid, r in server.delivered] == [["a@example.com"], ["b@example.com"]]
 
 
 def test_server_quota_stops_the_batch():
@@ -256,7 +256,7 @@ def test_unreachable_server_stops_after_retries():
 
 def test_message_over_server_size_is_not_sent():
     server = FakeServer(size=100)
-    sub, _ = submitter(server)
+    sub, _sleeps = submitter(server)
     [res] = sub.send_all(batch(1))
     assert res["status"] == "failed" and res["error"]["category"] == "size" and server.counts.get("mail") is None
 

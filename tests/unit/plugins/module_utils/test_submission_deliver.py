@@ -60,7 +60,7 @@ def test_failed_message_releases_quota_and_dedupe(tmp_path):
 def test_spool_then_flush(tmp_path):
     spool = str(tmp_path / "spool")
     down = FakeServer(faults={("connect", n): "drop" for n in range(1, 10)})
-    results, _ = run(tmp_path, down, batch(2), spool_dir=spool)
+    results, _stats = run(tmp_path, down, batch(2), spool_dir=spool)
     assert [r["status"] for r in results] == ["spooled"] * 2
     paths = _spool.entries(spool)
     assert len(paths) == 2 and {r["spool_path"] for r in results} == set(paths)
@@ -72,9 +72,9 @@ def test_spool_then_flush(tmp_path):
         msg.raw, msg.message_id, msg.spool_path = raw, envelope["message_id"], path
         loaded.append(msg)
     server = FakeServer()
-    results, _ = run(tmp_path, server, loaded, spool_dir=spool)
+    results, _stats = run(tmp_path, server, loaded, spool_dir=spool)
     assert [r["status"] for r in results] == ["sent"] * 2 and _spool.entries(spool) == []
-    assert {mid.decode().split(": ")[1] for mid, _ in server.delivered} == {m.message_id for m in loaded}
+    assert {mid.decode().split(": ")[1] for mid, _rcpts in server.delivered} == {m.message_id for m in loaded}
 
 
 def test_server_quota_spools_the_rest(tmp_path):
@@ -86,7 +86,7 @@ def test_server_quota_spools_the_rest(tmp_path):
 
 def test_over_quota_spool(tmp_path):
     server = FakeServer()
-    results, _ = run(tmp_path, server, batch(3), daily_limit=2, over_quota="spool", spool_dir=str(tmp_path / "s"))
+    results, _stats = run(tmp_path, server, batch(3), daily_limit=2, over_quota="spool", spool_dir=str(tmp_path / "s"))
     assert [r["status"] for r in results] == ["sent", "sent", "spooled"]
 
 
