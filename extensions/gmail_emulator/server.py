@@ -148,6 +148,10 @@ class Emulator:
     def token_requests(self) -> list:
         return self.records(False)["oauth"]
 
+    def issued_tokens(self) -> list:
+        """Access tokens handed out by POST /token since the last reset (for secret-leak checks)."""
+        return self.state.issued_tokens()
+
     def clear_records(self) -> None:
         self.state.wait_idle()
         self.state.recorder.clear()

@@ -120,6 +120,10 @@ class State:
             self.issued[token] = (user, time.time() + lifetime)
         return token, lifetime
 
+    def issued_tokens(self) -> list:
+        with self._lock:
+            return list(self.issued)
+
     def aliases(self, user: str) -> list:
         acct = self.account(user) or {}
         return [a.lower() for a in acct.get("aliases", [])]

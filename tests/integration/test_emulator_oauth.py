@@ -49,6 +49,7 @@ def test_refresh_and_send(gmail_emulator):
     assert status == 200
     assert set(data) == {"access_token", "expires_in", "scope", "token_type"}
     assert data["access_token"].startswith("ya29.") and data["expires_in"] == 3599
+    assert gmail_emulator.issued_tokens() == [data["access_token"]]
     assert (data["scope"], data["token_type"]) == ("https://mail.google.com/", "Bearer")
     assert xoauth2_login(gmail_emulator, "ops.alerts@gmail.com", data["access_token"]) == 235
     assert xoauth2_login(gmail_emulator, "team.reports@gmail.com", data["access_token"]) == 535  # another user
