@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
 """credentials_info: smtp+imap+pop checked together vs the slowest single check.
@@ -60,7 +59,7 @@ def params(emu, oauth):
 
 def timed(emu, oauth, protocols, reps):
     runs = []
-    for _ in range(reps):
+    for _dummy in range(reps):
         started = time.perf_counter()
         results = check_credentials(params(emu, oauth), protocols, "starttls")
         runs.append(time.perf_counter() - started)

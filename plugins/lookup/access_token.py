@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -7,7 +8,7 @@ name: access_token
 short_description: Fresh OAuth 2.0 access token for Gmail from a refresh token
 version_added: 0.1.0
 author:
-  - mailops.gmail contributors
+  - mailops.gmail contributors (@mailops)
 description:
   - Exchanges an OAuth 2.0 refresh token for an access token at Google's token endpoint, on the controller.
   - The token is cached (in memory, and in O(cache_dir) unless that is empty) and reused until

@@ -40,7 +40,7 @@ def connection_argument_spec(require_credentials=True):
                 "client_id": {"type": "str", "required": True},
                 "client_secret": {"type": "str", "required": True, "no_log": True},
                 "refresh_token": {"type": "str", "required": True, "no_log": True},
-                "token_uri": {"type": "str", "default": DEFAULT_TOKEN_URI},
+                "token_uri": {"type": "str", "default": DEFAULT_TOKEN_URI, "no_log": False},
             },
         },
         "host": {"type": "str", "default": "smtp.gmail.com"},
@@ -154,7 +154,7 @@ def check_credentials(params, protocols, security):
         creds = credentials(params)
     except GmailError as exc:
         results = {}
-        for name, (_, address) in endpoints.items():
+        for name, (_dummy, address) in endpoints.items():
             results[name] = dict(_blank(address), error=exc.classification)
         return results
     results = {}
@@ -168,7 +168,7 @@ def check_credentials(params, protocols, security):
         thread.start()
     for thread in threads:
         thread.join(timeout + 1)
-    for name, (_, address) in endpoints.items():
+    for name, (_dummy, address) in endpoints.items():
         if name not in results:  # a check that outlived its deadline: report, do not wait
             message = f"Check of {address[0]}:{address[1]} failed: no result within {timeout} s"
             results[name] = dict(_blank(address), error=classification("timeout", None, None, message))

@@ -25,9 +25,9 @@ class ImapClient(Session):
         self.transport.open(implicit_tls=True)
         greeting = self.transport.readline("greeting")
         if not greeting.upper().startswith("* OK"):
-            status, _, text = greeting[2:].partition(" ")
+            status, _dummy, text = greeting[2:].partition(" ")
             raise GmailError.of(Reply(None, [text], status=status.upper()), self.endpoint, "greeting")
-        untagged, _ = self._run("CAPABILITY", "connect")
+        untagged, _dummy = self._run("CAPABILITY", "connect")
         for line in untagged:
             if line.upper().startswith("CAPABILITY "):
                 self.capabilities = line.upper().split()[1:]
@@ -40,12 +40,12 @@ class ImapClient(Session):
             mechanism = "XOAUTH2"
             initial = xoauth2_initial_response(username, access_token)
             if "SASL-IR" in self.capabilities:
-                _, reply = self._run(f"AUTHENTICATE XOAUTH2 {initial}", "auth", continuation="")
+                _dummy, reply = self._run(f"AUTHENTICATE XOAUTH2 {initial}", "auth", continuation="")
             else:
-                _, reply = self._run("AUTHENTICATE XOAUTH2", "auth", continuation=initial)
+                _dummy, reply = self._run("AUTHENTICATE XOAUTH2", "auth", continuation=initial)
         else:
             mechanism = "LOGIN"
-            _, reply = self._run(f"LOGIN {_quote(username)} {_quote(password)}", "auth")
+            _dummy, reply = self._run(f"LOGIN {_quote(username)} {_quote(password)}", "auth")
         if not reply.ok:
             self._fail(reply, "auth", mechanism)
         return mechanism
@@ -68,7 +68,7 @@ class ImapClient(Session):
                 answered = True
                 self.transport.send(answer.encode("ascii") + b"\r\n", stage)
             elif line.startswith(tag + " "):
-                status, _, text = line[len(tag) + 1 :].partition(" ")
+                status, _dummy, text = line[len(tag) + 1 :].partition(" ")
                 return untagged, Reply(None, [text], status=status.upper())
             elif line.startswith("* BYE") and stage != "logout":
                 raise GmailError.of(Reply(None, [line[5:].strip()], status="BYE"), self.endpoint, stage)

@@ -40,7 +40,7 @@ class PopClient(Session):
 
     def _reply(self, stage):
         line = self.transport.readline(stage)
-        status, _, text = line.partition(" ")
+        status, _dummy, text = line.partition(" ")
         return Reply(None, [text], status=status.upper())
 
     def _expect(self, reply, stage, mechanism=None):

@@ -58,7 +58,7 @@ class SmtpClient(Session):
         reply = self._expect(self.command(f"EHLO {self.local_hostname}", stage="ehlo"), 250, "ehlo")
         self.extensions = {}
         for line in reply.lines[1:]:
-            keyword, _, params = line.strip().partition(" ")
+            keyword, _dummy, params = line.strip().partition(" ")
             if keyword:
                 self.extensions[keyword.upper()] = params.strip()
         return reply

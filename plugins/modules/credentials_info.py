@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -14,7 +15,7 @@ description:
   - Every failure is classified (wrong password, app password required, web login required, throttled,
     certificate, timeout, ...) and comes with a Gmail-specific remediation.
 author:
-  - mailops.gmail contributors
+  - mailops.gmail contributors (@mailops)
 extends_documentation_fragment:
   - mailops.gmail.connection
 options:
@@ -50,9 +51,11 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module changes nothing; it runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 notes:
   - The OAuth token refresh (O(oauth)) runs on the target, which must reach O(oauth.token_uri).

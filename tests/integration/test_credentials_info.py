@@ -203,7 +203,7 @@ def assert_classified(out, name, expected):
 
 def test_failures_are_classified_without_retry(gmail_emulator, tmp_path):
     emu = gmail_emulator
-    tasks = [case_task(emu, number, name, args) for number, (name, (args, _)) in enumerate(FAILURES.items())]
+    tasks = [case_task(emu, number, name, args) for number, (name, (args, _dummy)) in enumerate(FAILURES.items())]
     tasks.append(
         {
             "name": "fail_on_invalid fails the task with message and remediation",
@@ -214,7 +214,7 @@ def test_failures_are_classified_without_retry(gmail_emulator, tmp_path):
     result = run_playbook(tmp_path, play(emu, tasks))
     assert result.rc == 0, result.output
 
-    for number, (name, (_, expected)) in enumerate(FAILURES.items()):
+    for number, (name, (_dummy, expected)) in enumerate(FAILURES.items()):
         assert_classified(result.task(name), name, expected)
         if "smtp" in expected:
             # One session per case, no retry; none when the failure comes before the server is reached.
@@ -267,7 +267,7 @@ def test_server_faults_are_classified_without_retry(gmail_emulator, tmp_path):
     emu = gmail_emulator
     emu.set_faults(FAULTS)
     emu.set(imap_enabled=False, pop_enabled=False)
-    tasks = [case_task(emu, number, name, args) for number, (name, (args, _)) in enumerate(FAULT_CASES.items())]
+    tasks = [case_task(emu, number, name, args) for number, (name, (args, _dummy)) in enumerate(FAULT_CASES.items())]
     silent = list(FAULT_CASES).index("Silent server")
     elapsed = "{{ now().timestamp() | float - t0 | float }}"
     tasks[silent:silent] = [{"name": "Start", "ansible.builtin.set_fact": {"t0": "{{ now().timestamp() }}"}}]
@@ -275,7 +275,7 @@ def test_server_faults_are_classified_without_retry(gmail_emulator, tmp_path):
     result = run_playbook(tmp_path, play(emu, tasks))
     assert result.rc == 0, result.output
 
-    for name, (_, expected) in FAULT_CASES.items():
+    for name, (_dummy, expected) in FAULT_CASES.items():
         assert_classified(result.task(name), name, expected)
     assert all(result.task("Silent server")[p]["error"]["temporary"] for p in ALL)
     # timeout 2 s + 1 s, plus what the module run itself costs (AnsiballZ, on a loaded machine).
@@ -387,10 +387,10 @@ BAD_INPUT = [
 
 def test_bad_input_is_refused_with_the_parameter_named(gmail_emulator, tmp_path):
     emu = gmail_emulator
-    tasks = [{"name": name, MODULE: args, "ignore_errors": True} for name, args, _ in BAD_INPUT]
+    tasks = [{"name": name, MODULE: args, "ignore_errors": True} for name, args, _dummy in BAD_INPUT]
     result = run_playbook(tmp_path, play(emu, tasks, port=587, security=None))
     assert result.rc == 0, result.output
-    for name, _, words in BAD_INPUT:
+    for name, _dummy, words in BAD_INPUT:
         out = result.task(name)
         assert result.status(name) == "failed", (name, out)
         assert words in out["msg"], (name, out["msg"])

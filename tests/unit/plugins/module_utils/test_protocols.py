@@ -253,7 +253,7 @@ def serve_once(script):
     listener.listen(1)
 
     def run():
-        conn, _ = listener.accept()
+        conn, _dummy = listener.accept()
         with conn:
             script(conn)
         listener.close()
@@ -277,7 +277,7 @@ def test_deadline_bounds_a_slow_dribbling_server():
     def dribble(conn):
         try:
             conn.sendall(b"220-hi\r\n")
-            for _ in range(30):
+            for _dummy in range(30):
                 time.sleep(0.1)
                 conn.sendall(b"220-more\r\n")
         except OSError:
