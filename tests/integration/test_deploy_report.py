@@ -13,7 +13,7 @@ SECRET_ARG = "s3cr3t-deploy-argument"  # appears only in module arguments and un
 
 
 def env_for(emu, tmp_path, **extra):
-    env = {"ANSIBLE_CALLBACKS_ENABLED": "mailops.gmail.deploy_report",
+    env = {"ANSIBLE_CALLBACKS_ENABLED": "record_results,mailops.gmail.deploy_report",
            "MAILOPS_GMAIL_REPORT_TO": "dev@example.com,lead@example.com",
            "MAILOPS_GMAIL_REPORT_USERNAME": "ops.alerts@gmail.com",
            "MAILOPS_GMAIL_REPORT_PASSWORD": "abcdefghijklmnop", "MAILOPS_GMAIL_REPORT_HOST": emu.host,
@@ -42,11 +42,10 @@ def eml_texts(emu):
 
 def test_report_arrives_once_without_secrets(gmail_emulator, tmp_path):
     emu = gmail_emulator
-    proc, _ = run_play(tmp_path, TASKS, extra_args=("-vvv", "--diff"), env=env_for(emu, tmp_path),
-                       complete=False)
-    assert proc.returncode == 2  # the failed task, not the callback
+    proc, _ = run_play(tmp_path, TASKS, extra_args=("-vvv", "--diff"), env=env_for(emu, tmp_path))
+    assert proc.rc == 2  # the failed task, not the callback
     [message] = emu.messages()
-    assert message["subject"] == "[FAILED] play.yml on " + message["subject"].split(" on ")[1]
+    assert message["subject"] == "[FAILED] playbook.yml on " + message["subject"].split(" on ")[1]
     assert sorted(message["rcpt_tos"]) == ["dev@example.com", "lead@example.com"]
     body = message["body"]
     assert "Deploy failed (FAILED)" in body and "health check of app failed" in body
@@ -64,8 +63,8 @@ def test_failing_mail_server_warns_and_spools(gmail_emulator, tmp_path):
     tasks = [control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
                                       "reply": "535 5.7.8 Username and Password not accepted."}])] + TASKS
     proc, _ = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"),
-                       env=env_for(emu, tmp_path), complete=False)
-    assert proc.returncode == 2
+                       env=env_for(emu, tmp_path))
+    assert proc.rc == 2
     out = proc.stdout + proc.stderr
     assert "deploy_report: the report mail was not sent (Authentication to" in out and "report written to" in out
     [path] = glob.glob(str(tmp_path / "spool" / "*.eml"))
@@ -85,11 +84,11 @@ def test_world_readable_password_file_is_refused(gmail_emulator, tmp_path):
     env = env_for(emu, tmp_path, MAILOPS_GMAIL_REPORT_PASSWORD=None, MAILOPS_GMAIL_REPORT_PASSWORD_FILE=str(secret),
                   MAILOPS_GMAIL_REPORT_WHEN="always")
     proc, _ = run_play(tmp_path, TASKS[:1], env=env)
-    assert proc.returncode == 0
+    assert proc.rc == 0
     assert "has mode 0644, readable by others; refusing it: run chmod 600" in proc.stderr + proc.stdout
     assert emu.sessions() == [] and len(glob.glob(str(tmp_path / "spool" / "*.eml"))) == 1
     secret.chmod(0o600)
     proc, _ = run_play(tmp_path, TASKS[:1], env=env, name="again")
     [message] = emu.messages()
-    assert message["subject"].startswith("[CHANGED] again.yml")
+    assert message["subject"].startswith("[CHANGED] playbook.yml")
     assert_no_secret(proc.stdout, proc.stderr)

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 
-import yaml
+from playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
 SECRETS = ("abcdefghijklmnop", "ponmlkjihgfedcba", "emulator-client-secret", "1//refresh-ops-alerts",
            "ya29.valid-ops-alerts", "YWJjZGVmZ2hpamtsbW5vcA")  # the last: base64 of the app password
 
@@ -42,28 +40,20 @@ def send(name, register, args, **task):
     return dict({"name": name, "mailops.gmail.send": args, "register": register, "ignore_errors": True}, **task)
 
 
-def run_play(tmp_path, tasks, extra_args=(), env=None, name="play", complete=True):
-    """Run the tasks on localhost; return (process, {register name: result}).
-    complete=False: the play is meant to stop at a failing task, so there are no results."""
-    names = [t["register"] for t in tasks if "register" in t]
-    dump = tmp_path / f"{name}-results.json"
-    content = "{{ {" + ", ".join(f"'{n}': {n} | default(None)" for n in names) + "} | to_json }}"
-    tasks = tasks + [{"name": "Dump results", "ansible.builtin.copy": {"content": content, "dest": str(dump)},
-                      "check_mode": False, "diff": False, "no_log": True}]
-    play = [{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks,
-             "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]
-    path = tmp_path / f"{name}.yml"
-    path.write_text(yaml.safe_dump(play, sort_keys=False))
-    full_env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
-                    ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-                    ANSIBLE_HOME=str(tmp_path / "ansible-home"), ANSIBLE_FORCE_COLOR="0")
-    full_env.update(env or {})
-    proc = subprocess.run([str(PLAYBOOK), "-i", "localhost,", "-c", "local", str(path), *extra_args],
-                          env=full_env, capture_output=True, text=True, timeout=300, check=False)
-    if not complete:
-        return proc, {}
-    assert dump.exists(), f"the playbook stopped early:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}"
-    return proc, json.loads(dump.read_text())
+def run_play(tmp_path, tasks, extra_args=(), env=None, name="play"):
+    """Run the tasks on localhost (tests/integration/playbook.py); return (result, {register name: result}).
+
+    Each registered result also says "failed" (callbacks do not see that key)."""
+    work = tmp_path / name
+    work.mkdir(exist_ok=True)
+    result = run_playbook(work, [{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": tasks}],
+                          extra_args=extra_args, env=env)
+    registered = {}
+    for task in tasks:
+        if "register" in task and any(t["task"] == task["name"] for t in result.tasks):
+            registered[task["register"]] = dict(result.task(task["name"]),
+                                                failed=result.status(task["name"]) == "failed")
+    return result, registered
 
 
 def assert_no_secret(*texts):
@@ -135,7 +125,7 @@ def test_batch_one_session_pipelined_and_fallback(gmail_emulator, tmp_path):
         send("Batch without PIPELINING", "plain", conn(emu, messages=batch, quota_dir=str(tmp_path / "q"))),
     ]
     proc, results = run_play(tmp_path, tasks)
-    assert proc.returncode == 0, proc.stdout
+    assert proc.rc == 0, proc.output
     for name in ("piped", "plain"):
         r = results[name]
         assert r["changed"] and [m["status"] for m in r["messages"]] == ["sent"] * 10
@@ -182,10 +172,10 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
         control(emu, "faults", []),
         send("Flush the spool", "flush", conn(emu, spool_dir=spool, flush_spool=True, quota_dir=q)),
         control(emu, "faults", [{"stage": "connect", "action": "silent", "times": 0}]),
-        {"name": "Clock", "ansible.builtin.set_fact": {"t0": "{{ lookup('pipe', 'date +%s.%N') | float }}"}},
+        {"name": "Clock start", "ansible.builtin.set_fact": {"t0": "{{ lookup('pipe', 'date +%s.%N') | float }}"}},
         send("Silent server", "fsilent",
              conn(emu, to=["a@example.com"], subject="fsilent", timeout=1.5, retries=1, quota_dir=q)),
-        {"name": "Clock", "ansible.builtin.set_fact": {
+        {"name": "Clock stop", "ansible.builtin.set_fact": {
             "silent_seconds": "{{ (lookup('pipe', 'date +%s.%N') | float) - (t0 | float) }}"}, "register": "clock"},
         control(emu, "faults", []),
         control(emu, "set", {"wrong_cert": True}),

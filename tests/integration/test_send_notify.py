@@ -8,7 +8,8 @@ import json
 import os
 import subprocess
 
-from test_send import PLAYBOOK, ROOT, assert_no_secret
+from playbook import ANSIBLE_PLAYBOOK as PLAYBOOK
+from test_send import ROOT, assert_no_secret
 
 
 def test_one_digest_for_all_hosts(gmail_emulator, tmp_path):
