@@ -42,7 +42,7 @@ def eml_texts(emu):
 
 def test_report_arrives_once_without_secrets(gmail_emulator, tmp_path):
     emu = gmail_emulator
-    proc, _ = run_play(tmp_path, TASKS, extra_args=("-vvv", "--diff"), env=env_for(emu, tmp_path))
+    proc, _registered = run_play(tmp_path, TASKS, extra_args=("-vvv", "--diff"), env=env_for(emu, tmp_path))
     assert proc.rc == 2  # the failed task, not the callback
     [message] = emu.messages()
     assert message["subject"] == "[FAILED] playbook.yml on " + message["subject"].split(" on ")[1]
@@ -62,7 +62,7 @@ def test_failing_mail_server_warns_and_spools(gmail_emulator, tmp_path):
     emu = gmail_emulator
     tasks = [control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
                                       "reply": "535 5.7.8 Username and Password not accepted."}])] + TASKS
-    proc, _ = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"),
+    proc, _registered = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"),
                        env=env_for(emu, tmp_path))
     assert proc.rc == 2
     out = proc.stdout + proc.stderr
@@ -83,12 +83,12 @@ def test_world_readable_password_file_is_refused(gmail_emulator, tmp_path):
     secret.chmod(0o644)
     env = env_for(emu, tmp_path, MAILOPS_GMAIL_REPORT_PASSWORD=None, MAILOPS_GMAIL_REPORT_PASSWORD_FILE=str(secret),
                   MAILOPS_GMAIL_REPORT_WHEN="always")
-    proc, _ = run_play(tmp_path, TASKS[:1], env=env)
+    proc, _registered = run_play(tmp_path, TASKS[:1], env=env)
     assert proc.rc == 0
     assert "has mode 0644, readable by others; refusing it: run chmod 600" in proc.stderr + proc.stdout
     assert emu.sessions() == [] and len(glob.glob(str(tmp_path / "spool" / "*.eml"))) == 1
     secret.chmod(0o600)
-    proc, _ = run_play(tmp_path, TASKS[:1], env=env, name="again")
+    proc, _registered = run_play(tmp_path, TASKS[:1], env=env, name="again")
     [message] = emu.messages()
     assert message["subject"].startswith("[CHANGED] playbook.yml")
     assert_no_secret(proc.stdout, proc.stderr)

@@ -22,7 +22,7 @@ CHANGED_RUN = dict(OK_RUN, hosts={"a": {"ok": 2, "changed": 1}})
 
 
 def test_text_part_lists_hosts_counters_and_failures():
-    subject, text, _ = build_report(RUN)
+    subject, text, _page = build_report(RUN)
     assert subject == "[FAILED] site.yml on ctl01: 2 failed, 1 changed"
     assert "Duration:   1m15s" in text and "Started:    2025-11-26 00:00:00 UTC" in text
     assert "\nweb1   3        1       0            0        0\n" in text
@@ -31,7 +31,7 @@ def test_text_part_lists_hosts_counters_and_failures():
 
 
 def test_html_part_is_escaped():
-    _, _, page = build_report(RUN)
+    page = build_report(RUN)[2]
     assert "Restart &lt;app&gt;" in page and "boom &amp; bust" in page and "<app>" not in page
     assert page.count("<tr><td>") == 3  # one row per host
 
@@ -58,5 +58,5 @@ def test_subject_template_cannot_inject_headers():
 
 def test_long_messages_are_clipped():
     run = dict(RUN, failures=[{"host": "h", "task": "t", "msg": "x" * 5000}])
-    _, text, _ = build_report(run)
+    text = build_report(run)[1]
     assert "x" * 2000 + " [...]" in text and "x" * 2001 not in text
