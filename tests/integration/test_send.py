@@ -184,7 +184,7 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
         send("Over the server's SIZE", "fsize",
              conn(emu, to=["a@example.com"], subject="fsize", body="x" * 5000, quota_dir=q)),
     ]
-    proc, r = run_play(tmp_path, tasks)
+    proc, r = run_play(tmp_path, tasks, extra_args=("-vvv",))
     subjects = [m["subject"] for m in emu.messages()]
     # 421 on the 3rd MAIL: all 10 delivered exactly once, one reconnect
     assert [m["status"] for m in r["f421"]["messages"]] == ["sent"] * 10
@@ -245,3 +245,42 @@ def test_dedupe_check_mode_quota_and_relay(gmail_emulator, tmp_path):
     assert oct(os.stat(os.path.join(q, "quota-ops.alerts@gmail.com.json")).st_mode & 0o777) == "0o600"
     assert_no_secret(proc.stdout, proc.stderr)
     assert time.time() - started < 60
+
+
+def test_local_relay_without_tls_or_credentials(tmp_path):
+    """security: none, no credentials: a local relay (aiosmtpd here) gets the messages and the callback's report."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    class Collect:
+        def __init__(self):
+            self.envelopes = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+            self.envelopes.append(envelope)
+            return "250 2.0.0 OK"
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = Collect()
+    relay = Controller(handler, hostname="127.0.0.1", port=port)
+    relay.start()
+    try:
+        args = {"host": "127.0.0.1", "port": port, "security": "none", "sender": "root@localhost",
+                "quota_dir": str(tmp_path / "q"), "messages": [{"to": [f"admin{i}@localhost"]} for i in range(3)],
+                "subject": "relay"}
+        env = {"ANSIBLE_CALLBACKS_ENABLED": "record_results,mailops.gmail.deploy_report",
+               "MAILOPS_GMAIL_REPORT_TO": "admins@localhost", "MAILOPS_GMAIL_REPORT_SENDER": "root@localhost",
+               "MAILOPS_GMAIL_REPORT_HOST": "127.0.0.1", "MAILOPS_GMAIL_REPORT_PORT": str(port),
+               "MAILOPS_GMAIL_REPORT_SECURITY": "none", "MAILOPS_GMAIL_REPORT_WHEN": "always",
+               "MAILOPS_GMAIL_REPORT_QUOTA_DIR": str(tmp_path / "q")}
+        proc, r = run_play(tmp_path, [send("Relay", "relay", args)], env=env)
+    finally:
+        relay.stop()
+    assert [m["status"] for m in r["relay"]["messages"]] == ["sent"] * 3, proc.output
+    assert (r["relay"]["session"]["auths"], r["relay"]["session"]["tls_version"]) == (0, None)
+    assert [e.rcpt_tos for e in handler.envelopes] == [["admin0@localhost"], ["admin1@localhost"],
+                                                       ["admin2@localhost"], ["admins@localhost"]]
+    assert b"Subject: [CHANGED] playbook.yml" in handler.envelopes[3].original_content
