@@ -90,7 +90,7 @@ from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_access_token
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_oauth
 
 KEYS = ("client_id", "client_secret", "refresh_token", "token_uri")
 _MEMORY = {}
@@ -155,14 +155,7 @@ class LookupModule(LookupBase):
                 _MEMORY[key] = entry
                 return entry["access_token"]
         try:
-            token = refresh_access_token(
-                oauth["token_uri"],
-                oauth["client_id"],
-                oauth["client_secret"],
-                oauth["refresh_token"],
-                ca_file=self.get_option("ca_file"),
-                timeout=self.get_option("timeout"),
-            )
+            token = refresh_oauth(oauth, self.get_option("ca_file"), self.get_option("timeout"))
         except GmailError as exc:
             raise AnsibleLookupError(f"{exc} {exc.classification['remediation']}") from None
         entry = {"access_token": token["access_token"], "expires_at": token["expires_at"]}

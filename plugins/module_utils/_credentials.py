@@ -11,7 +11,7 @@ import threading
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification, classify
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import DEFAULT_TOKEN_URI, refresh_access_token
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import DEFAULT_TOKEN_URI, refresh_oauth
 from ansible_collections.mailops.gmail.plugins.module_utils._pop import PopClient
 from ansible_collections.mailops.gmail.plugins.module_utils._smtp import SmtpClient
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
@@ -73,14 +73,7 @@ def credentials(params):
     """Keyword arguments for Session.authenticate(); refreshes the access token when oauth is given."""
     oauth = params.get("oauth")
     if oauth:
-        token = refresh_access_token(
-            oauth["token_uri"],
-            oauth["client_id"],
-            oauth["client_secret"],
-            oauth["refresh_token"],
-            ca_file=params.get("ca_file"),
-            timeout=params["timeout"],
-        )
+        token = refresh_oauth(oauth, params.get("ca_file"), params["timeout"])
         return {"username": params["username"], "access_token": token["access_token"]}
     if params.get("access_token"):
         return {"username": params["username"], "access_token": params["access_token"]}

@@ -75,6 +75,13 @@ def refresh_access_token(token_uri, client_id, client_secret, refresh_token, ca_
     return {"access_token": token, "expires_in": expires_in, "expires_at": int(started) + expires_in}
 
 
+def refresh_oauth(oauth, ca_file=None, timeout=30):
+    """refresh_access_token() for a dict with client_id, client_secret, refresh_token, token_uri."""
+    return refresh_access_token(
+        oauth["token_uri"], oauth["client_id"], oauth["client_secret"], oauth["refresh_token"], ca_file, timeout
+    )
+
+
 def _http_error(exc, endpoint, secrets):
     try:
         payload = json.loads(exc.read().decode("utf-8"))

@@ -26,8 +26,9 @@ def refreshes(monkeypatch):
 
     calls = Calls()
 
-    def fake(token_uri, client_id, client_secret, refresh_token, ca_file=None, timeout=30):
-        calls.append((token_uri, client_id, refresh_token, timeout))
+    def fake(oauth, ca_file=None, timeout=30):
+        token_uri, refresh_token = oauth["token_uri"], oauth["refresh_token"]
+        calls.append((token_uri, oauth["client_id"], refresh_token, timeout))
         if refresh_token == "1//refresh-revoked":
             raise GmailError(
                 classification("oauth_invalid_grant", None, None, "OAuth token refresh at x failed: invalid_grant")
@@ -39,7 +40,7 @@ def refreshes(monkeypatch):
         }
 
     fake.lifetime = 3600
-    monkeypatch.setattr(access_token, "refresh_access_token", fake)
+    monkeypatch.setattr(access_token, "refresh_oauth", fake)
     monkeypatch.setattr(access_token, "_MEMORY", {})
     calls.fake = fake
     return calls
