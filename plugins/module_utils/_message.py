@@ -254,6 +254,8 @@ def messages_from_params(params, default_sender=None, max_size=GMAIL_MAX_SIZE):
     kwargs = {"default_sender": default_sender, "max_size": max_size, "split": bool(params.get("split_recipients"))}
     if params.get("messages") is not None:
         specs = params["messages"]
+        if not specs and not params.get("flush_spool"):
+            raise MessageError("messages is empty: give at least one message, or leave messages out")
         if not isinstance(specs, list) or not all(isinstance(s, dict) for s in specs):
             return build_messages(specs, **kwargs)  # raises naming the bad entry
         return build_messages([dict(top, **{k: v for k, v in s.items() if v is not None}) for s in specs], **kwargs)

@@ -11,6 +11,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._message import (
     MessageError,
     build_message,
     build_messages,
+    messages_from_params,
     parse_address,
 )
 
@@ -148,3 +149,15 @@ def test_messages_list_names_the_bad_entry():
         build_messages([BASE, "x"], default_sender="ops@gmail.com")
     built = build_messages([BASE, BASE], default_sender="ops@gmail.com")
     assert [m.index for m in built] == [0, 1] and built[0].message_id != built[1].message_id
+
+
+def test_messages_from_params():
+    params = {"subject": "default", "body": "b", "to": ["a@example.com"], "messages": [{}, {"subject": "own"}],
+              "split_recipients": False}
+    built = messages_from_params(params, "ops@gmail.com")
+    assert [m.subject for m in built] == ["default", "own"] and [m.index for m in built] == [0, 1]
+    with pytest.raises(MessageError, match="messages is empty"):
+        messages_from_params(dict(params, messages=[]), "ops@gmail.com")
+    assert messages_from_params({"flush_spool": True}, "ops@gmail.com") == []
+    [single] = messages_from_params({"to": ["a@example.com"], "subject": "one"}, "ops@gmail.com")
+    assert single.index is None
