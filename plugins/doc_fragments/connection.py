@@ -79,6 +79,6 @@ options:
     default: 30
   ehlohost:
     description:
-      - The name sent with EHLO. Defaults to the fully qualified name of the host.
+      - The name sent with EHLO. Defaults to the name of the host.
     type: str
 """

@@ -32,7 +32,8 @@ class SmtpClient(Session):
             raise ValueError(f"security must be one of {', '.join(SECURITIES)}, got {security!r}")
         super().__init__(host, port, timeout, ca_file, server_hostname)
         self.security = security
-        self.local_hostname = local_hostname or socket.getfqdn() or "localhost"
+        # gethostname, not getfqdn: no DNS lookup outside the timeout
+        self.local_hostname = local_hostname or socket.gethostname() or "localhost"
         self.extensions = {}
 
     # --- connection ------------------------------------------------------------------
