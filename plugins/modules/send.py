@@ -316,7 +316,6 @@ CREDENTIALS = ("password", "access_token", "oauth")
 def argument_spec():
     spec = connection_argument_spec(require_credentials=False)
     spec["security"] = {"type": "str", "choices": ["starttls", "tls", "none"]}
-    spec["oauth"]["options"]["token_uri"]["no_log"] = False  # a URL, not a secret
     spec.update(
         sender={"type": "str", "aliases": ["from"]},
         to={"type": "list", "elements": "str"},
