@@ -186,10 +186,9 @@ import time
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
-from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials, smtp_client
 from ansible_collections.mailops.gmail.plugins.module_utils._message import build_message
 from ansible_collections.mailops.gmail.plugins.module_utils._report import build_report, should_send
-from ansible_collections.mailops.gmail.plugins.module_utils._submission import Submitter, deliver
+from ansible_collections.mailops.gmail.plugins.module_utils._submission import deliver, submitter_factory
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import resolve_security
 
 HIDDEN = "(hidden: no_log)"
@@ -283,13 +282,7 @@ class CallbackModule(CallbackBase):
         return params
 
     def _send(self, msg, params):
-        security = params["security"]
-
-        def make_submitter():
-            creds = credentials(params) if security != "none" else None
-            return Submitter(lambda: smtp_client(params, security), creds,
-                             endpoint=f"{params['host']}:{params['port']}", retries=self.get_option("retries"))
-
+        make_submitter = submitter_factory(params, params["security"], retries=self.get_option("retries"))
         account = params["username"] or msg.sender
         [result], _stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"))
         if result["status"] != "sent" or result["refused"]:

@@ -19,6 +19,7 @@ import re
 import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool as _spool_mod
+from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials, smtp_client
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classify
 from ansible_collections.mailops.gmail.plugins.module_utils._quota import QuotaError, QuotaState, state_path
 
@@ -384,3 +385,15 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
 
 def _left(quota, extra):
     return None if quota.left is None else max(0, quota.left - extra)
+
+
+def submitter_factory(params, security, **options):
+    """``make_submitter`` for deliver() from connection params: the credential (an OAuth refresh included)
+    is fetched only when something is to be sent; ``options`` go to Submitter (retries, ...)."""
+
+    def make():
+        creds = credentials(params) if security != "none" else None
+        return Submitter(lambda: smtp_client(params, security), creds, endpoint=f"{params['host']}:{params['port']}",
+                         **options)
+
+    return make

@@ -301,13 +301,11 @@ from ansible_collections.mailops.gmail.plugins.module_utils._credentials import 
     CONNECTION_MUTUALLY_EXCLUSIVE,
     check_connection_params,
     connection_argument_spec,
-    credentials,
-    smtp_client,
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._message import MessageError, messages_from_params
 from ansible_collections.mailops.gmail.plugins.module_utils._quota import QuotaError
 from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError, load_all
-from ansible_collections.mailops.gmail.plugins.module_utils._submission import Submitter, deliver
+from ansible_collections.mailops.gmail.plugins.module_utils._submission import deliver, submitter_factory
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError
 
 CREDENTIALS = ("password", "access_token", "oauth")
@@ -394,12 +392,8 @@ def main():
         module.fail_json(msg=str(exc))
     account = params.get("username") or (prepared[0].sender if prepared else "relay")
 
-    def make_submitter():
-        creds = credentials(params) if security != "none" else None
-        return Submitter(lambda: smtp_client(params, security), creds, endpoint=f"{params['host']}:{params['port']}",
-                         retries=params["retries"], retry_delay=params["retry_delay"],
-                         retry_unknown=params["retry_unknown"])
-
+    make_submitter = submitter_factory(params, security, retries=params["retries"],
+                                       retry_delay=params["retry_delay"], retry_unknown=params["retry_unknown"])
     try:
         results, stats = deliver(prepared, make_submitter, account, daily_limit=params["daily_limit"],
                                  quota_dir=params["quota_dir"], dedupe_window=params["dedupe_window"],
