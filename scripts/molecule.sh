@@ -4,6 +4,7 @@
 # --clean removes every test host and emulator the scenarios created, and the test network.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_PATH:-$PWD/.build/collections}
 
 if [ "${1:-}" = --clean ]; then
   podman ps -aq --filter label=mailops.scenario | xargs -r podman rm --force --time 0
@@ -17,6 +18,8 @@ if [ $# -eq 0 ]; then
   done
 fi
 scripts/images.sh --needed || exit 1
+# Plain output in logs (CI), colours in a terminal.
+[ -t 1 ] || export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 
 passed=0 failed=0 report=()
 for scenario in "$@"; do
