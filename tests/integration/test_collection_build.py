@@ -25,19 +25,31 @@ PLUGINS = [
 
 
 def run(*args: str, env: dict | None = None) -> str:
-    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """Build the tarball, install it into a fresh collections dir; return (tarball, collections dir)."""
+def build_dir(tmp_path_factory):
+    """Build the tarball into dist/ and install it into collections/ of a fresh directory."""
     tmp = tmp_path_factory.mktemp("build")
     run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp / "dist"), str(ROOT))
-    (tarball,) = (tmp / "dist").glob("mailops-gmail-*.tar.gz")
-    run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(tmp / "collections"), str(tarball))
-    return tarball, tmp / "collections"
+    tarballs = list((tmp / "dist").glob("mailops-gmail-*.tar.gz"))
+    assert len(tarballs) == 1, tarballs
+    run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(tmp / "collections"),
+        str(tarballs[0]))
+    return tmp
+
+
+@pytest.fixture(scope="module")
+def tarball(build_dir):
+    return next((build_dir / "dist").glob("mailops-gmail-*.tar.gz"))
+
+
+@pytest.fixture(scope="module")
+def collections(build_dir):
+    return build_dir / "collections"
 
 
 def doc_env(collections: Path) -> dict:
@@ -45,8 +57,7 @@ def doc_env(collections: Path) -> dict:
                 ANSIBLE_NOCOLOR="1")
 
 
-def test_tarball_is_named_after_galaxy_yml_and_ships_no_local_state(installed):
-    tarball, _ = installed
+def test_tarball_is_named_after_galaxy_yml_and_ships_no_local_state(tarball):
     galaxy = yaml.safe_load((ROOT / "galaxy.yml").read_text())
     assert tarball.name == f"{galaxy['namespace']}-{galaxy['name']}-{galaxy['version']}.tar.gz"
     with tarfile.open(tarball) as tar:
@@ -56,23 +67,20 @@ def test_tarball_is_named_after_galaxy_yml_and_ships_no_local_state(installed):
     assert shipped == [], f"local state in the tarball: {shipped[:10]}"
 
 
-def test_installed_collection_has_every_role(installed):
-    _, collections = installed
+def test_installed_collection_has_every_role(collections):
     roles = sorted(p.parent.name for p in (ROOT / "roles").glob("*/tasks"))
     for role in roles:
         assert (collections / "ansible_collections/mailops/gmail/roles" / role / "tasks").is_dir(), role
 
 
-@pytest.mark.parametrize(("folder", "kind", "expected"), [p for p in PLUGINS if p[2]], ids=lambda v: str(v))
-def test_ansible_doc_lists_every_plugin(installed, folder, kind, expected):
-    _, collections = installed
+@pytest.mark.parametrize(("folder", "kind", "expected"), [p for p in PLUGINS if p[2]], ids=str)
+def test_ansible_doc_lists_every_plugin(collections, folder, kind, expected):
     out = run(str(BIN / "ansible-doc"), "-l", "-t", kind, "mailops.gmail", env=doc_env(collections))
     listed = sorted(line.split()[0] for line in out.splitlines() if line.startswith("mailops.gmail."))
     assert set(expected) <= set(listed), f"ansible-doc -l -t {kind} lists {listed}, expected {expected} ({folder})"
 
 
-def test_ansible_doc_renders_each_module(installed):
-    _, collections = installed
+def test_ansible_doc_renders_each_module(collections):
     modules = sorted(p.stem for p in (ROOT / "plugins/modules").glob("*.py") if not p.name.startswith("_"))
     if not modules:
         pytest.fail("the collection has no modules to document")
