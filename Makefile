@@ -44,9 +44,8 @@ lint: collection  ## yamllint + ansible-lint (production profile) + ruff
 sanity: collection  ## ansible-test sanity on a temporary ansible_collections/mailops/gmail copy
 	scripts/sanity.sh
 
-pytest: collection  ## Unit and integration tests (tests/)
-	@mkdir -p tests/output/junit
-	pytest tests -p no:cacheprovider --junitxml=tests/output/junit/pytest.xml $(PYTEST_ARGS)
+pytest: collection  ## Unit, then integration tests (tests/), e.g. PYTEST_ARGS="-k send -x"
+	scripts/pytest.sh $(PYTEST_ARGS)
 
 molecule: collection  ## Every molecule scenario in sequence (or SCENARIOS="a b")
 	scripts/molecule.sh $(SCENARIOS)

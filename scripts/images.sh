@@ -95,4 +95,17 @@ if [ "${1:-}" = --needed ]; then
 elif [ $# -eq 0 ]; then
   set -- mailops-debian12 mailops-debian13 mailops-emulator
 fi
+for image in "$@"; do spec "$image" >/dev/null || exit 1; done
+# Base images first, side by side (debootstrap is mostly waiting on dpkg and disk), then the rest.
+bases=()
+for image in "$@"; do
+  read -r how base _ <<<"$(spec "$image")"
+  if [ "$how" = bootstrap ]; then bases+=("$image"); else bases+=("$base"); fi
+done
+pids=()
+for base in $(printf '%s\n' "${bases[@]}" | sort -u); do
+  (trap '[ -z "$building" ] || cleanup "$building"' EXIT; build "$base") &
+  pids+=($!)
+done
+for pid in "${pids[@]}"; do wait "$pid" || exit 1; done
 for image in "$@"; do build "$image"; done

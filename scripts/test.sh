@@ -34,18 +34,22 @@ stage() {
     finish $(( f > 0 ? f : 1 ))
   fi
 }
-# pytest's own counts from its JUnit report.
+# pytest's own counts from its JUnit reports (one per suite).
 # shellcheck disable=SC2317  # called through stage()
 pytest_stage() {
   local rc
-  rm -f tests/output/junit/pytest.xml
   make -s pytest PYTEST_ARGS="${PYTEST_ARGS:-}" && rc=0 || rc=$?
-  [ -f tests/output/junit/pytest.xml ] && .venv/bin/python - >"$counts" <<'PY'
+  .venv/bin/python - >"$counts" <<'PY'
+import glob
 import xml.etree.ElementTree as ET
-r = ET.parse("tests/output/junit/pytest.xml").getroot()
-s = r if r.tag == "testsuite" else r.find("testsuite")
-bad = sum(int(s.get(k, 0)) for k in ("failures", "errors"))
-print(int(s.get("tests")) - bad - int(s.get("skipped", 0)), bad)
+passed = bad = 0
+for path in glob.glob("tests/output/junit/*.xml"):
+    r = ET.parse(path).getroot()
+    for s in [r] if r.tag == "testsuite" else r.iter("testsuite"):
+        failed = sum(int(s.get(k, 0)) for k in ("failures", "errors"))
+        passed += int(s.get("tests", 0)) - failed - int(s.get("skipped", 0))
+        bad += failed
+print(passed, bad)
 PY
   return "$rc"
 }
