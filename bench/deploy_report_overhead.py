@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -28,12 +29,16 @@ from gmail_emulator import Emulator  # noqa: E402
 
 
 def run(playbook, env):
+    """(wall seconds, CPU seconds of ansible-playbook and its children, process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            str(playbook)], env=env, capture_output=True, text=True, timeout=1800, check=False)
     if proc.returncode:
         sys.exit(f"playbook failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
-    return time.monotonic() - started, proc
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), proc
 
 
 def main():
@@ -59,12 +64,16 @@ def main():
                           MAILOPS_GMAIL_REPORT_CA_FILE=emu.ca_file, MAILOPS_GMAIL_REPORT_QUOTA_DIR=str(work / "q"),
                           MAILOPS_GMAIL_REPORT_SPOOL_DIR=str(work / "spool"))
             times = {"without": [], "with": []}
+            cpu = {"without": [], "with": []}
             for _rep in range(args.reps):
-                times["without"].append(run(playbook, base)[0])
-                seconds, proc = run(playbook, report)
+                seconds, cpu_seconds, proc = run(playbook, base)
+                times["without"].append(seconds)
+                cpu["without"].append(cpu_seconds)
+                seconds, cpu_seconds, proc = run(playbook, report)
                 if "deploy_report: report mailed" not in proc.stdout:
                     sys.exit(f"the report was not mailed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
                 times["with"].append(seconds)
+                cpu["with"].append(cpu_seconds)
             mails = len(emu.messages())
             if mails != args.reps:
                 sys.exit(f"expected {args.reps} report mails at the emulator, got {mails}")
@@ -72,7 +81,11 @@ def main():
             for key in ("without", "with"):
                 runs = " ".join(f"{t:.2f}" for t in times[key])
                 print(f"{args.tasks}-task playbook {key:7} deploy_report: median {med[key]:.2f} s  (runs: {runs})")
-            print(f"overhead: {100 * (med['with'] / med['without'] - 1):+.1f} %  ({mails} report mails received; "
+            cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
+            print(f"CPU time (user+sys of ansible-playbook and children): median {cpu_med['without']:.2f} s without, "
+                  f"{cpu_med['with']:.2f} s with")
+            print(f"overhead: wall {100 * (med['with'] / med['without'] - 1):+.1f} %, "
+                  f"CPU {100 * (cpu_med['with'] / cpu_med['without'] - 1):+.1f} %  ({mails} report mails received; "
                   f"load average {os.getloadavg()[0]:.1f})")
         finally:
             emu.stop()

@@ -172,6 +172,7 @@ attributes:
     support: none
 notes:
   - Recipients refused by the server make the task fail, after the other messages were sent.
+  - A permanent session failure (wrong password, certificate) fails the task even when the messages were spooled.
   - The quota state lives on the host that runs the module; delegate to one host (for example the controller)
     so that all sends of an account are counted in one place.
 seealso:
@@ -354,7 +355,7 @@ def check_params(params):
         raise ParameterError("give one of password, access_token or oauth (or security=none for a local relay)")
     if has_credential and not params.get("username"):
         raise ParameterError("username is required with password, access_token or oauth")
-    for name in ("retries", "dedupe_window", "daily_limit", "max_message_size"):
+    for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size"):
         if params[name] < 0:
             raise ParameterError(f"{name} must be 0 or more, got {params[name]}")
     if params["flush_spool"] and not params.get("spool_dir"):
@@ -372,6 +373,11 @@ def summary(results):
         if r["status"] in ("failed", "unknown"):
             error = r["error"] or {}
             problems.append(f"{name} {r['status']}: {error.get('message')} {error.get('remediation') or ''}".strip())
+        elif r["status"] == "spooled" and r["error"] and not r["error"].get("temporary") \
+                and r["error"].get("category") != "quota":  # spooled, but retrying later will not help by itself
+            error = r["error"]
+            problems.append(f"{name} spooled after a permanent failure: {error.get('message')} "
+                            f"{error.get('remediation') or ''}".strip())
         elif r["refused"]:
             problems.append(f"{name}: recipients refused: "
                             + "; ".join(f"{k}: {v}" for k, v in r["refused"].items()))

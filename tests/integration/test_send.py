@@ -163,6 +163,8 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
         control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
                                  "reply": "535 5.7.8 Username and Password not accepted."}]),
         send("535 fails at once", "f535", conn(emu, to=["a@example.com"], subject="f535", quota_dir=q)),
+        send("535 with a spool", "f535spool", conn(emu, to=["a@example.com"], subject="f535spool", quota_dir=q,
+                                                   spool_dir=str(tmp_path / "spool535"))),
         control(emu, "faults", [{"stage": "eom", "action": "drop"}]),
         send("Drop after the final dot", "fdrop", conn(emu, to=["a@example.com"], subject="fdrop", quota_dir=q)),
         control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 2, "times": 0,
@@ -195,6 +197,8 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
     # 535: fails at once, exactly one AUTH
     assert r["f535"]["failed"] and r["f535"]["session"]["auths"] == 1 and "535 5.7.8" in msg(r["f535"])
     assert "app password" in msg(r["f535"])
+    assert r["f535spool"]["failed"] and r["f535spool"]["messages"][0]["status"] == "spooled"
+    assert "spooled after a permanent failure" in msg(r["f535spool"])
     # drop after the final dot: unknown, not resent
     assert r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "unknown"
     assert "Delivery unknown" in msg(r["fdrop"]) and r["fdrop"]["session"]["connections"] == 1
