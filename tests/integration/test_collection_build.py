@@ -37,8 +37,10 @@ def build_dir(tmp_path_factory):
     run(str(BIN / "ansible-galaxy"), "collection", "build", "--output-path", str(tmp / "dist"), str(ROOT))
     tarballs = list((tmp / "dist").glob("mailops-gmail-*.tar.gz"))
     assert len(tarballs) == 1, tarballs
+    # Only the fresh directory counts: `make` points ANSIBLE_COLLECTIONS_PATH at the source tree,
+    # where ansible-galaxy would find the collection "already installed" and do nothing.
     run(str(BIN / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(tmp / "collections"),
-        str(tarballs[0]))
+        str(tarballs[0]), env=doc_env(tmp / "collections"))
     return tmp
 
 
