@@ -63,7 +63,8 @@ def resolve_security(port, security, param_names=("port", "security")):
         other = [p for p, s in PORT_SECURITY.items() if s == security]
         hint = f" or use {port_name}={other[0]} for {security}" if other else ""
         raise ParameterError(
-            f"{security_name}={security} does not work with {port_name}={port}: port {port} uses {security_name}={expected}{hint}"
+            f"{security_name}={security} does not work with {port_name}={port}: "
+            f"port {port} uses {security_name}={expected}{hint}"
         )
     return security
 
