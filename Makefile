@@ -63,7 +63,7 @@ clean-containers:  ## Remove the test containers, emulators and network this pro
 
 .PHONY: help venv collection setup images test lint sanity pytest molecule emulator build clean-containers
 
-demo: collection  ## Run the Gmail emulator and playbooks/site.yml through it, then show what arrived
+demo: setup collection  ## Run the Gmail emulator and playbooks/site.yml through it, then show what arrived
 	scripts/demo.sh
 
 demo-clean:  ## Remove .demo/ and every container the demo created

@@ -1,76 +1,72 @@
 #!/usr/bin/env bash
-# make demo: the Gmail emulator on 127.0.0.1, playbooks/site.yml run through it with the example
-# inventory's settings (vault included), then a table of what the emulator received.
-# Idempotent and self-cleaning: the emulator is stopped on exit; `make demo-clean` removes .demo/.
+# make demo: the Gmail emulator and a small fleet in containers (two Postfix relays, one msmtp host,
+# one application host), playbooks/site.yml run over them with the example inventory's settings
+# (vault included), then a table of what the emulator received.
+# The containers come from the shared molecule playbooks (extensions/molecule/shared/): the same
+# test network, emulator container, Gmail names and CA as every molecule scenario.
+# Re-running reuses the fleet: the second run changes nothing and sends only the new test mails.
+# On exit the containers are stopped; `make demo-clean` removes them and .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD DEMO=$PWD/.demo VENV=$PWD/.venv
 EXAMPLE=playbooks/inventory/example
-export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections
+SHARED=extensions/molecule/shared
+export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections ANSIBLE_PIPELINING=1
 [ -t 1 ] || export ANSIBLE_NOCOLOR=1
+PY=$VENV/bin/python
+containers() { podman ps -aq --filter label=mailops.scenario=demo; }
 
 if [ "${1:-}" = --clean ]; then
+  containers | xargs -r podman rm --force --time 0 >/dev/null
   rm -rf "$DEMO"
+  echo "demo: containers and .demo/ removed"
   exit 0
 fi
 
-EMULATOR_PID=
-cleanup() { [ -z "$EMULATOR_PID" ] || kill "$EMULATOR_PID" 2>/dev/null || true; }
-trap cleanup EXIT
-
 t0=$(date +%s)
-# Fresh records every run (the CA is kept); the quota state belongs to the demo, not to ~/.ansible.
-rm -rf "$DEMO/records" "$DEMO/inventory" "$DEMO/spool"
-mkdir -p "$DEMO/records" "$DEMO/ca" "$DEMO/quota" "$DEMO/inventory"
+stop() { containers | xargs -r podman stop --time 2 >/dev/null 2>&1 || true; }
+trap stop EXIT
+
+# shellcheck disable=SC2046  # one word per image
+scripts/images.sh $("$PY" scripts/demo_fleet.py images)
+# Fresh records every run; the quota and spool state belong to the demo, not to ~/.ansible.
+rm -rf "$DEMO/inventory" "$DEMO/spool"
+mkdir -p "$DEMO/inventory" "$DEMO/quota"
 chmod 0700 "$DEMO"
-
-echo "== Starting the Gmail emulator on 127.0.0.1 (records in .demo/records)"
-(cd extensions && exec "$VENV/bin/python" -m gmail_emulator --records "$DEMO/records" --ca-dir "$DEMO/ca" \
-  --listen 127.0.0.1) >"$DEMO/emulator.log" 2>&1 &
-EMULATOR_PID=$!
-for _ in $(seq 100); do
-  [ -s "$DEMO/records/emulator.json" ] && break
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$DEMO/emulator.log" >&2; exit 1; }
-  sleep 0.1
-done
-SMTP_PORT=$("$VENV/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["smtp_starttls_port"])' \
-  "$DEMO/records/emulator.json")
-
-# The demo inventory: the controller only, with the example inventory's group_vars (and vault).
-# The controller reaches the emulator at 127.0.0.1 and trusts the demo CA.
+"$PY" scripts/demo_fleet.py setup "$DEMO"
+# The demo inventory: its hosts, with the example inventory's group_vars (and vault) as they are.
 ln -sfn "$ROOT/$EXAMPLE/group_vars" "$DEMO/inventory/group_vars"
-cat >"$DEMO/inventory/hosts.yml" <<YAML
-all:
-  hosts:
-    localhost:
-      ansible_connection: local
-      ansible_python_interpreter: "{{ ansible_playbook_python }}"
-YAML
-cat >"$DEMO/controller.yml" <<YAML
-gmail_controller_smtp_host: 127.0.0.1
-gmail_controller_smtp_port: $SMTP_PORT
-gmail_controller_smtp_security: starttls
-gmail_controller_ca_file: $DEMO/ca/ca.pem
-notify_quota_dir: $DEMO/quota
-YAML
+VAULT=(--vault-password-file "$EXAMPLE/vault-password.txt")
+INFRA=(-i "$DEMO/inventory/hosts.yml" -e "@$DEMO/infra.yml" "${VAULT[@]}")
+
+echo "== Starting the Gmail emulator and the fleet (containers) [$(( $(date +%s) - t0 )) s]"
+"$VENV/bin/ansible-playbook" "${INFRA[@]}" "$SHARED/create.yml" >"$DEMO/create.log" \
+  || { cat "$DEMO/create.log"; exit 1; }
+"$VENV/bin/ansible-playbook" "${INFRA[@]}" "$SHARED/prepare.yml" >"$DEMO/prepare.log" \
+  || { cat "$DEMO/prepare.log"; exit 1; }
+EMULATOR_IP=$("$PY" scripts/demo_fleet.py controller "$DEMO")
+echo "   emulator at $EMULATOR_IP (smtp.gmail.com inside the fleet), records in .demo/emulator/records"
 
 # The deploy_report callback mails a report only when a host fails (the digest covers the rest).
 "$VENV/bin/ansible-vault" view --vault-password-file "$EXAMPLE/vault-password.txt" "$EXAMPLE/group_vars/all/vault.yml" \
-  | "$VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["vault_gmail_app_password"])' \
+  | "$PY" -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["vault_gmail_app_password"])' \
   | (umask 077 && cat >"$DEMO/report-password")
 export ANSIBLE_CALLBACKS_ENABLED=mailops.gmail.deploy_report
 export MAILOPS_GMAIL_REPORT_TO=ops.alerts@gmail.com MAILOPS_GMAIL_REPORT_USERNAME=ops.alerts@gmail.com
 export MAILOPS_GMAIL_REPORT_PASSWORD_FILE=$DEMO/report-password MAILOPS_GMAIL_REPORT_WHEN=failure
-export MAILOPS_GMAIL_REPORT_HOST=127.0.0.1 MAILOPS_GMAIL_REPORT_PORT=$SMTP_PORT MAILOPS_GMAIL_REPORT_SECURITY=starttls
-export MAILOPS_GMAIL_REPORT_CA_FILE=$DEMO/ca/ca.pem MAILOPS_GMAIL_REPORT_QUOTA_DIR=$DEMO/quota
-export MAILOPS_GMAIL_REPORT_SPOOL_DIR=$DEMO/spool
+export MAILOPS_GMAIL_REPORT_HOST=$EMULATOR_IP MAILOPS_GMAIL_REPORT_CA_FILE=$DEMO/emulator/ca/ca.pem
+export MAILOPS_GMAIL_REPORT_QUOTA_DIR=$DEMO/quota MAILOPS_GMAIL_REPORT_SPOOL_DIR=$DEMO/spool
 
-echo "== ansible-playbook playbooks/site.yml"
+echo "== [$(( $(date +%s) - t0 )) s] ansible-playbook -i <demo fleet> playbooks/site.yml --vault-password-file $EXAMPLE/vault-password.txt"
 "$VENV/bin/ansible-playbook" -i "$DEMO/inventory/hosts.yml" playbooks/site.yml \
-  --vault-password-file "$EXAMPLE/vault-password.txt" -e "@$DEMO/controller.yml"
+  "${VAULT[@]}" -e "@$DEMO/controller.yml" ${DEMO_PLAYBOOK_ARGS:-} \
+  | tee "$DEMO/site.log"
+rc=${PIPESTATUS[0]}
 
 echo
 echo "== What the Gmail emulator received"
-"$VENV/bin/python" scripts/demo_table.py "$DEMO/records"
+"$PY" scripts/demo_table.py "$DEMO/emulator/records" --hosts "$DEMO/peers.json"
 echo
-echo "make demo took $(( $(date +%s) - t0 )) s"
+echo "make demo took $(( $(date +%s) - t0 )) s (site.yml exit status $rc). Run it again: the fleet is reused," \
+  "nothing changes and only the new test mails are sent. make demo-clean removes everything."
+exit "$rc"

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: mailops.gmail contributors
+"""The demo fleet, for scripts/demo.sh: scripts/demo_fleet.py setup|controller DEMO_DIR.
+
+setup       writes DEMO_DIR/infra.yml (the variables of the shared molecule create/prepare/destroy
+            playbooks in extensions/molecule/shared/, read from extensions/molecule/config.yml, with
+            the fleet below as molecule_yml.platforms) and DEMO_DIR/inventory/hosts.yml.
+controller  (after create) writes DEMO_DIR/controller.yml (where the controller reaches the emulator)
+            and DEMO_DIR/peers.json (address -> host name, for the table).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCENARIO = "demo"
+# name, image, group: at least two Postfix hosts, one msmtp host and one application host.
+FLEET = [
+    ("demo-postfix1", "localhost/mailops-debian12-mail:latest", "postfix_relay"),
+    ("demo-postfix2", "localhost/mailops-debian12-mail:latest", "postfix_relay"),
+    ("demo-msmtp1", "localhost/mailops-debian13:latest", "msmtp"),
+    ("demo-app1", "localhost/mailops-debian12:latest", "app_smtp"),
+]
+IMAGES = sorted({image.split("/")[1].split(":")[0] for _, image, _ in FLEET} | {"mailops-emulator"})
+
+
+def write_yaml(path: str, data) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(data, fh, default_flow_style=False, sort_keys=False)
+
+
+def setup(demo: str) -> None:
+    with open(os.path.join(ROOT, "extensions", "molecule", "config.yml"), encoding="utf-8") as fh:
+        infra = yaml.safe_load(fh)["provisioner"]["inventory"]["group_vars"]["all"]
+    infra.update({
+        "mailops_scenario": SCENARIO,
+        "mailops_project_dir": ROOT,
+        "mailops_emulator_dir": os.path.join(demo, "emulator"),
+        "molecule_yml": {"platforms": [{"name": name, "image": image} for name, image, _ in FLEET]},
+    })
+    write_yaml(os.path.join(demo, "infra.yml"), infra)
+    groups: dict = {}
+    for name, _, group in FLEET:
+        groups.setdefault(group, {"hosts": {}})["hosts"][name] = None
+    write_yaml(os.path.join(demo, "inventory", "hosts.yml"), {"all": {
+        "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
+        "children": groups,
+    }})
+
+
+def controller(demo: str) -> None:
+    with open(os.path.join(demo, "emulator", "state.json"), encoding="utf-8") as fh:
+        emulator_ip = json.load(fh)["ip"]
+    write_yaml(os.path.join(demo, "controller.yml"), {
+        "gmail_controller_smtp_host": emulator_ip,
+        "gmail_controller_smtp_port": 587,
+        "gmail_controller_ca_file": os.path.join(demo, "emulator", "ca", "ca.pem"),
+        "notify_quota_dir": os.path.join(demo, "quota"),
+    })
+    fmt = '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}'
+    out = subprocess.run(["podman", "inspect", "--format", fmt] + [name for name, _, _ in FLEET],
+                         check=True, capture_output=True, text=True).stdout
+    peers = {}
+    for line in out.splitlines():
+        name, ip, gateway = line.split()
+        peers[ip] = name
+        peers[gateway] = "controller"
+    with open(os.path.join(demo, "peers.json"), "w", encoding="utf-8") as fh:
+        json.dump(peers, fh)
+    print(emulator_ip)
+
+
+def main(argv: list) -> int:
+    if argv == ["images"]:
+        print(" ".join(IMAGES))
+        return 0
+    if len(argv) != 2 or argv[0] not in ("setup", "controller"):
+        print(__doc__, file=sys.stderr)
+        return 2
+    {"setup": setup, "controller": controller}[argv[0]](os.path.abspath(argv[1]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
