@@ -167,6 +167,9 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
                                                    spool_dir=str(tmp_path / "spool535"))),
         control(emu, "faults", [{"stage": "eom", "action": "drop"}]),
         send("Drop after the final dot", "fdrop", conn(emu, to=["a@example.com"], subject="fdrop", quota_dir=q)),
+        control(emu, "faults", [{"stage": "eom", "action": "drop", "nth": 1}]),
+        send("Drop after the dot, retry_unknown", "fdrop2",
+             conn(emu, to=["a@example.com"], subject="fdrop2", quota_dir=q, retry_unknown=True)),
         control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 2, "times": 0,
                                  "reply": "550 5.4.5 Daily user sending limit exceeded."}]),
         send("Server quota", "fquota", conn(emu, messages=[{"subject": f"fquota {i}"} for i in range(4)],
@@ -202,6 +205,11 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
     # drop after the final dot: unknown, not resent
     assert r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "unknown"
     assert "Delivery unknown" in msg(r["fdrop"]) and r["fdrop"]["session"]["connections"] == 1
+    # retry_unknown: resent once, with the same Message-ID
+    assert r["fdrop2"]["messages"][0]["status"] == "sent" and r["fdrop2"]["session"]["connections"] == 2
+    copies = [m for m in emu.messages() if m["subject"] == "fdrop2"]
+    ids = {dict((k.lower(), v) for k, v in m["headers"])["message-id"] for m in copies}
+    assert ids == {r["fdrop2"]["messages"][0]["message_id"]}
     # 550 5.4.5: first sent, the rest spooled, not retried; the flush delivers them
     assert [m["status"] for m in r["fquota"]["messages"]] == ["sent", "spooled", "spooled", "spooled"]
     assert not r["fquota"]["failed"] and r["fquota"]["session"]["connections"] == 1
