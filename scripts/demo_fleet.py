@@ -34,18 +34,20 @@ def write_yaml(path: str, data) -> None:
         yaml.safe_dump(data, fh, default_flow_style=False, sort_keys=False)
 
 
-def setup(demo: str) -> None:
+def setup(demo: str, fleet=None, scenario: str = SCENARIO) -> None:
+    """Write infra.yml and inventory/hosts.yml for `fleet` ((name, image, group) tuples) under `demo`."""
+    fleet = fleet or FLEET
     with open(os.path.join(ROOT, "extensions", "molecule", "config.yml"), encoding="utf-8") as fh:
         infra = yaml.safe_load(fh)["provisioner"]["inventory"]["group_vars"]["all"]
     infra.update({
-        "mailops_scenario": SCENARIO,
+        "mailops_scenario": scenario,
         "mailops_project_dir": ROOT,
         "mailops_emulator_dir": os.path.join(demo, "emulator"),
-        "molecule_yml": {"platforms": [{"name": name, "image": image} for name, image, _ in FLEET]},
+        "molecule_yml": {"platforms": [{"name": name, "image": image} for name, image, _ in fleet]},
     })
     write_yaml(os.path.join(demo, "infra.yml"), infra)
     groups: dict = {}
-    for name, _, group in FLEET:
+    for name, _, group in fleet:
         groups.setdefault(group, {"hosts": {}})["hosts"][name] = None
     write_yaml(os.path.join(demo, "inventory", "hosts.yml"), {"all": {
         "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
@@ -53,7 +55,9 @@ def setup(demo: str) -> None:
     }})
 
 
-def controller(demo: str) -> None:
+def controller(demo: str, fleet=None) -> str:
+    """Write controller.yml and peers.json once the emulator runs; return its address."""
+    fleet = fleet or FLEET
     with open(os.path.join(demo, "emulator", "state.json"), encoding="utf-8") as fh:
         emulator_ip = json.load(fh)["ip"]
     write_yaml(os.path.join(demo, "controller.yml"), {
@@ -63,7 +67,7 @@ def controller(demo: str) -> None:
         "notify_quota_dir": os.path.join(demo, "quota"),
     })
     fmt = '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}'
-    out = subprocess.run(["podman", "inspect", "--format", fmt] + [name for name, _, _ in FLEET],
+    out = subprocess.run(["podman", "inspect", "--format", fmt] + [name for name, _, _ in fleet],
                          check=True, capture_output=True, text=True).stdout
     peers = {}
     for line in out.splitlines():
@@ -72,7 +76,7 @@ def controller(demo: str) -> None:
         peers[gateway] = "controller"
     with open(os.path.join(demo, "peers.json"), "w", encoding="utf-8") as fh:
         json.dump(peers, fh)
-    print(emulator_ip)
+    return emulator_ip
 
 
 def main(argv: list) -> int:
@@ -82,7 +86,10 @@ def main(argv: list) -> int:
     if len(argv) != 2 or argv[0] not in ("setup", "controller"):
         print(__doc__, file=sys.stderr)
         return 2
-    {"setup": setup, "controller": controller}[argv[0]](os.path.abspath(argv[1]))
+    if argv[0] == "setup":
+        setup(os.path.abspath(argv[1]))
+    else:
+        print(controller(os.path.abspath(argv[1])))
     return 0
 
 
