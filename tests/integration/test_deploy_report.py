@@ -62,8 +62,7 @@ def test_failing_mail_server_warns_and_spools(gmail_emulator, tmp_path):
     emu = gmail_emulator
     tasks = [control(emu, "faults", [{"stage": "auth", "action": "reply", "times": 0,
                                       "reply": "535 5.7.8 Username and Password not accepted."}])] + TASKS
-    proc, _registered = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"),
-                       env=env_for(emu, tmp_path))
+    proc, _registered = run_play(tmp_path, tasks, extra_args=("-vvv", "--check", "--diff"), env=env_for(emu, tmp_path))
     assert proc.rc == 2
     out = proc.stdout + proc.stderr
     assert "deploy_report: the report mail was not sent (Authentication to" in out and "report written to" in out
