@@ -26,7 +26,7 @@ FLEET = [
     ("demo-msmtp1", "localhost/mailops-debian13:latest", "msmtp"),
     ("demo-app1", "localhost/mailops-debian12:latest", "app_smtp"),
 ]
-IMAGES = sorted({image.split("/")[1].split(":")[0] for _, image, _ in FLEET} | {"mailops-emulator"})
+IMAGES = sorted({image.split("/")[1].split(":")[0] for _name, image, _group in FLEET} | {"mailops-emulator"})
 
 
 def write_yaml(path: str, data) -> None:
@@ -43,11 +43,11 @@ def setup(demo: str, fleet=None, scenario: str = SCENARIO) -> None:
         "mailops_scenario": scenario,
         "mailops_project_dir": ROOT,
         "mailops_emulator_dir": os.path.join(demo, "emulator"),
-        "molecule_yml": {"platforms": [{"name": name, "image": image} for name, image, _ in fleet]},
+        "molecule_yml": {"platforms": [{"name": name, "image": image} for name, image, _group in fleet]},
     })
     write_yaml(os.path.join(demo, "infra.yml"), infra)
     groups: dict = {}
-    for name, _, group in fleet:
+    for name, _image, group in fleet:
         groups.setdefault(group, {"hosts": {}})["hosts"][name] = None
     write_yaml(os.path.join(demo, "inventory", "hosts.yml"), {"all": {
         "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
@@ -67,7 +67,7 @@ def controller(demo: str, fleet=None) -> str:
         "notify_quota_dir": os.path.join(demo, "quota"),
     })
     fmt = '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}'
-    out = subprocess.run(["podman", "inspect", "--format", fmt] + [name for name, _, _ in fleet],
+    out = subprocess.run(["podman", "inspect", "--format", fmt] + [host[0] for host in fleet],
                          check=True, capture_output=True, text=True).stdout
     peers = {}
     for line in out.splitlines():

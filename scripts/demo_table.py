@@ -60,7 +60,7 @@ def rows(records: dict, hosts: dict) -> list:
     out = [(started.get(m.get("session_id"), 0), message_row(m)) for m in records["messages"]]
     out += [(s.get("started") or 0, session_row(s, hosts)) for s in records["sessions"]
             if s.get("protocol") == "smtp" and not s.get("messages")]
-    return [row for _, row in sorted(out, key=lambda item: item[0])]
+    return [item[1] for item in sorted(out, key=lambda item: item[0])]
 
 
 def table(items: list) -> str:

@@ -21,7 +21,7 @@ TARBALL = f"mailops-gmail-{VERSION}.tar.gz"
 
 
 def run(*argv, cwd):
-    return subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_ansible_builder_create(tmp_path):
