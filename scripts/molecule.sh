@@ -22,8 +22,12 @@ scripts/images.sh --needed || exit 1
 [ -t 1 ] || export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 
 passed=0 failed=0 report=()
+mkdir -p .cache/molecule-locks
 for scenario in "$@"; do
   printf '\n---------- molecule scenario: %s ----------\n' "$scenario"
+  # Two runs of one scenario share container names: the second waits for the first.
+  exec {lock}>".cache/molecule-locks/$scenario.lock"
+  flock -n "$lock" || { echo "waiting for another run of $scenario to finish"; flock "$lock"; }
   t0=$(date +%s)
   if molecule test -s "$scenario"; then
     passed=$(( passed + 1 )) result=passed
@@ -31,6 +35,7 @@ for scenario in "$@"; do
     failed=$(( failed + 1 )) result=FAILED
   fi
   report+=("$scenario: $result in $(( $(date +%s) - t0 ))s")
+  exec {lock}>&-
 done
 [ -z "${MOLECULE_COUNTS:-}" ] || echo "$passed $failed" >"$MOLECULE_COUNTS"
 printf '\nmolecule:\n'
