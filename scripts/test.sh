@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.." || exit 1
 export PYTHONUNBUFFERED=1
 start=$(date +%s)
 times=()
-passed=0
+passed=0 skipped=0
 counts=tests/output/counts
 
 banner() { printf '\n==================== %s ====================\n' "$*"; }
@@ -14,21 +14,22 @@ finish() {
   banner "stage times"
   printf '  %s\n' "${times[@]}"
   echo "  total: $(( $(date +%s) - start ))s"
+  [ "$skipped" -eq 0 ] || echo "  skipped tests: $skipped"
   echo "$passed passed, $1 failed"
   [ "$1" -eq 0 ]
   exit
 }
-# Run one stage. Stages that count tests write "<passed> <failed>" to $counts.
+# Run one stage. Stages that count tests write "<passed> <failed> [<skipped>]" to $counts.
 stage() {
-  local name=$1 t0 rc p=0 f=0
+  local name=$1 t0 rc p=0 f=0 k=0
   shift
   banner "stage: $name"
   rm -f "$counts"
   t0=$(date +%s)
   "$@" && rc=0 || rc=$?
   times+=("$name: $(( $(date +%s) - t0 ))s")
-  [ -f "$counts" ] && read -r p f <"$counts"
-  passed=$(( passed + p ))
+  [ -f "$counts" ] && read -r p f k <"$counts"
+  passed=$(( passed + p )) skipped=$(( skipped + ${k:-0} ))
   if [ "$rc" -ne 0 ]; then
     banner "FAILED at stage $name (exit $rc)"
     finish $(( f > 0 ? f : 1 ))
@@ -42,14 +43,15 @@ pytest_stage() {
   .venv/bin/python - >"$counts" <<'PY'
 import glob
 import xml.etree.ElementTree as ET
-passed = bad = 0
+passed = bad = skipped = 0
 for path in glob.glob("tests/output/junit/*.xml"):
     r = ET.parse(path).getroot()
     for s in [r] if r.tag == "testsuite" else r.iter("testsuite"):
         failed = sum(int(s.get(k, 0)) for k in ("failures", "errors"))
+        skipped += int(s.get("skipped", 0))
         passed += int(s.get("tests", 0)) - failed - int(s.get("skipped", 0))
         bad += failed
-print(passed, bad)
+print(passed, bad, skipped)
 PY
   return "$rc"
 }
