@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Run molecule scenarios one after another: the named ones, or every extensions/molecule/*/molecule.yml.
+# Run molecule scenarios: the named ones, or every extensions/molecule/*/molecule.yml.
+# MOLECULE_JOBS (default 2) scenarios run at a time: each has its own containers and emulator on
+# the shared test network, and most of their time is spent waiting on podman and apt.
+# Each scenario's output goes to tests/output/molecule/<scenario>.log (printed when it fails).
 # Writes "<passed> <failed>" to $MOLECULE_COUNTS when set (scripts/test.sh reads it).
 # --clean removes every test host and emulator the scenarios created, and the test network.
 set -uo pipefail
@@ -18,27 +21,43 @@ if [ $# -eq 0 ]; then
   done
 fi
 scripts/images.sh --needed || exit 1
-# Plain output in logs (CI), colours in a terminal.
-[ -t 1 ] || export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
+logs=tests/output/molecule
+mkdir -p "$logs" .cache/molecule-locks
 
-passed=0 failed=0 report=()
-mkdir -p .cache/molecule-locks
-for scenario in "$@"; do
-  printf '\n---------- molecule scenario: %s ----------\n' "$scenario"
+# One scenario; its result goes to $logs/<scenario>.result as "passed|FAILED <seconds>".
+run() {
+  local scenario=$1 lock t0 result
   # Two runs of one scenario share container names: the second waits for the first.
   exec {lock}>".cache/molecule-locks/$scenario.lock"
-  flock -n "$lock" || { echo "waiting for another run of $scenario to finish"; flock "$lock"; }
+  flock -n "$lock" || { echo "$scenario: waiting for another run of it to finish"; flock "$lock"; }
+  echo "$scenario: started (log: $logs/$scenario.log)"
   t0=$(date +%s)
-  if molecule test -s "$scenario"; then
-    passed=$(( passed + 1 )) result=passed
-  else
-    failed=$(( failed + 1 )) result=FAILED
-  fi
-  report+=("$scenario: $result in $(( $(date +%s) - t0 ))s")
+  if molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1; then result=passed; else result=FAILED; fi
+  echo "$result $(( $(date +%s) - t0 ))" >"$logs/$scenario.result"
+  echo "$scenario: $result in $(( $(date +%s) - t0 ))s"
   exec {lock}>&-
+}
+
+rm -f "$logs"/*.result
+for scenario in "$@"; do
+  while [ "$(jobs -rp | wc -l)" -ge "${MOLECULE_JOBS:-2}" ]; do wait -n; done
+  run "$scenario" &
+done
+wait
+
+passed=0 failed=0 red=()
+printf '\nmolecule:\n'
+for scenario in "$@"; do
+  result=FAILED seconds='?'
+  [ -f "$logs/$scenario.result" ] && read -r result seconds <"$logs/$scenario.result"
+  printf '  %s: %s in %ss\n' "$scenario" "$result" "$seconds"
+  if [ "$result" = passed ]; then passed=$(( passed + 1 )); else failed=$(( failed + 1 )) red+=("$scenario"); fi
+done
+for scenario in "${red[@]}"; do
+  printf '\n---------- %s: errors in %s ----------\n' "$scenario" "$logs/$scenario.log"
+  grep -E -A12 'fatal:|FAILED!|UNREACHABLE!|^CRITICAL Ansible' "$logs/$scenario.log" | head -n 80
 done
 [ -z "${MOLECULE_COUNTS:-}" ] || echo "$passed $failed" >"$MOLECULE_COUNTS"
-printf '\nmolecule:\n'
-printf '  %s\n' "${report[@]}"
 echo "$passed scenarios passed, $failed failed"
 [ "$failed" -eq 0 ]
