@@ -49,7 +49,7 @@ def run_playbook(tmp_path, plays, hosts, extra_args=(), callback="default", grou
         ANSIBLE_STDOUT_CALLBACK=callback,
     )
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventory.yml", "play.yml", *extra_args]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -144,7 +144,7 @@ RENDER = {
         "postfix_relay_tls_connection_reuse": False,
     },
 }
-TEMPLATES = ("main.cf", "sasl_passwd", "sender_canonical", "recipient_canonical")
+TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical")
 
 
 @pytest.fixture(scope="module")
@@ -278,3 +278,11 @@ def test_rewrite_none_and_reuse_off(rendered):
     assert "sender_canonical_maps" not in main
     assert main["smtp_tls_connection_reuse"] == "no"
     assert _regexp_map(rendered("norewrite", "sender_canonical")) == []
+
+
+def test_master_cf_has_tlsproxy_and_postlog_only_where_known(rendered):
+    def services(host):
+        return {tuple(line.split()[:2]) for line in rendered(host, "master.cf").splitlines() if line[:1].isalpha()}
+
+    assert {("smtp", "inet"), ("smtp", "unix"), ("tlsproxy", "unix"), ("postlog", "unix-dgram")} <= services("default")
+    assert ("postlog", "unix-dgram") not in services("port465")  # Postfix 3.3 has no postlogd
