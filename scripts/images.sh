@@ -18,10 +18,12 @@ spec() {
     # Mail tools preinstalled, for role scenarios and benchmarks that want no apt run in converge.
     mailops-debian12-mail) echo "derive mailops-debian12 ${mail// /,} systemd" ;;
     mailops-debian13-mail) echo "derive mailops-debian13 ${mail// /,} systemd" ;;
+    # Real applications for the app_smtp scenario (checkers and senders), so converge needs no apt run.
+    mailops-debian12-apps) echo "derive mailops-debian12 prometheus-alertmanager,s-nail,php-cli,ruby,libxml2-utils systemd" ;;
     # The emulator needs only Python with Debian 12's aiosmtpd and cryptography.
     mailops-emulator) echo "derive mailops-debian12 python3-aiosmtpd,python3-cryptography python3" ;;
     *) echo "images.sh: unknown image '$1' (known: mailops-debian12 mailops-debian13 mailops-debian12-mail" \
-         "mailops-debian13-mail mailops-emulator)" >&2; return 1 ;;
+         "mailops-debian13-mail mailops-debian12-apps mailops-emulator)" >&2; return 1 ;;
   esac
 }
 
