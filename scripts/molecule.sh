@@ -23,13 +23,15 @@ fi
 scripts/images.sh --needed || exit 1
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 logs=tests/output/molecule
-mkdir -p "$logs" .cache/molecule-locks
+# Container names are machine-wide, so the locks are too (another checkout may be running a scenario).
+locks=/run/lock/mailops-molecule
+mkdir -p "$logs" "$locks"
 
 # One scenario; its result goes to $logs/<scenario>.result as "passed|FAILED <seconds>".
 run() {
   local scenario=$1 lock t0 result
   # Two runs of one scenario share container names: the second waits for the first.
-  exec {lock}>".cache/molecule-locks/$scenario.lock"
+  exec {lock}>"$locks/$scenario.lock"
   flock -n "$lock" || { echo "$scenario: waiting for another run of it to finish"; flock "$lock"; }
   echo "$scenario: started (log: $logs/$scenario.log)"
   t0=$(date +%s)
