@@ -36,10 +36,11 @@ images: setup  ## Build the local container images (debootstrap; skipped when up
 test:  ## Set everything up, then run lint, sanity, pytest and molecule (what CI runs)
 	scripts/test.sh
 
-lint: collection  ## yamllint + ansible-lint (production profile) + ruff
+lint: collection  ## yamllint + ansible-lint (production profile) + ruff + antsibull-docs (plugin and role docs)
 	yamllint -s .
 	ansible-lint -q --nocolor
 	ruff check .
+	cd $(COLLECTIONS)/ansible_collections/mailops/gmail && antsibull-docs lint-collection-docs --plugin-docs .
 
 sanity: collection  ## ansible-test sanity on a temporary ansible_collections/mailops/gmail copy
 	scripts/sanity.sh
