@@ -96,9 +96,9 @@ def one(size: int, forks: int) -> dict:
 def slope(points: list) -> float:
     """Least-squares seconds per extra host."""
     n = len(points)
-    mean_x = sum(x for x, _ in points) / n
-    mean_y = sum(y for _, y in points) / n
-    var = sum((x - mean_x) ** 2 for x, _ in points)
+    mean_x = sum(point[0] for point in points) / n
+    mean_y = sum(point[1] for point in points) / n
+    var = sum((point[0] - mean_x) ** 2 for point in points)
     return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
 
 

@@ -117,7 +117,7 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     assert result.rc != 0
     found = failures(result)
     assert found.keys() == BAD_INPUT.keys(), result.output[-3000:]
-    wrong = {name: found[name] for name, (_, expected) in BAD_INPUT.items() if expected not in found[name]}
+    wrong = {name: found[name] for name, (_dummy, expected) in BAD_INPUT.items() if expected not in found[name]}
     assert wrong == {}
     assert not any("Traceback" in message for message in found.values())
     # Only validation and preflight ran: nothing was installed or written.

@@ -106,7 +106,7 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     assert rc != 0
     failures = _failures(out)
     assert failures.keys() == BAD_INPUT.keys(), out[-3000:] + err[-3000:]
-    for name, (_, expected) in BAD_INPUT.items():
+    for name, (_dummy, expected) in BAD_INPUT.items():
         assert expected in failures[name], (name, failures[name])
         assert "Traceback" not in failures[name]
     # Nothing ran after the checks: every task seen is argument validation or preflight.
@@ -196,7 +196,7 @@ def _params(text):
     params = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
-            name, _, value = line.partition("=")
+            name, _dummy, value = line.partition("=")
             params[name.strip()] = value.strip()
     return params
 
