@@ -82,7 +82,19 @@ BAD_INPUT = {
     "rate_delay": ({**GOOD, "postfix_relay_rate_delay": "1 sec"}, "postfix_relay_rate_delay"),
     "extra_name": ({**GOOD, "postfix_relay_main_cf_extra": {"bad name": "x"}}, "postfix_relay_main_cf_extra"),
     "extra_crlf": ({**GOOD, "postfix_relay_main_cf_extra": {"smtp_helo_name": "a\nrelayhost = x"}}, "one-line"),
-    "bad_mode": ({**GOOD, "postfix_relay_mode": "hub"}, "postfix_relay_mode"),
+    "bad_mode": ({**GOOD, "postfix_relay_mode": "relay"}, "postfix_relay_mode"),
+    "hub_no_password": ({"postfix_relay_mode": "hub", "postfix_relay_username": "ops.alerts@gmail.com"},
+                        "required in hub mode"),
+    "hub_port_25": ({**GOOD, "postfix_relay_mode": "hub", "postfix_relay_hub_port": 25}, "other than 25"),
+    "hub_negative_limit": ({**GOOD, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": -1},
+                           "postfix_relay_daily_limit"),
+    "satellite_no_hubs": ({"postfix_relay_mode": "satellite", "postfix_relay_username": "ops.alerts@gmail.com"},
+                          "postfix_relay_hubs"),
+    "satellite_hub_port": ({"postfix_relay_mode": "satellite", "postfix_relay_hubs": ["[relay1]:587"],
+                            "postfix_relay_root_alias": "ops.alerts@gmail.com"}, "no brackets or ports"),
+    "satellite_no_alias": ({"postfix_relay_mode": "satellite", "postfix_relay_hubs": ["relay1"]},
+                           "postfix_relay_root_alias or postfix_relay_username"),
+    "bad_alias": ({**GOOD, "postfix_relay_sender_aliases": ["noreply"]}, "postfix_relay_sender_aliases must"),
 }
 
 
@@ -144,7 +156,14 @@ RENDER = {
         "postfix_relay_tls_connection_reuse": False,
     },
 }
-TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical")
+FLEET = {"__postfix_relay_db_type": "lmdb", "__postfix_relay_version": "3.10.4"}
+RENDER["hub"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": 5,
+                 "postfix_relay_sender_aliases": ["noreply@example.com"]}
+RENDER["hub_nolimit"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": 0}
+# A satellite gets the address (for root's mail) but no password.
+RENDER["satellite"] = {**FLEET, "postfix_relay_mode": "satellite", "postfix_relay_username": "ops.alerts@gmail.com",
+                       "postfix_relay_hubs": ["relay1.example.net", "relay2.example.net", "relay3.example.net"]}
+TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical", "postfwd.cf")
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +177,8 @@ def rendered(tmp_path_factory):
                 "dest": str(tmp_path) + "/{{ inventory_hostname }}/" + name,
                 "mode": "0600",
             },
+            # Written only where the role writes it.
+            **({"when": "postfix_relay_mode != 'satellite'"} if name == "sasl_passwd" else {}),
         }
         for name in TEMPLATES
     ]
@@ -286,3 +307,59 @@ def test_master_cf_has_tlsproxy_and_postlog_only_where_known(rendered):
 
     assert {("smtp", "inet"), ("smtp", "unix"), ("tlsproxy", "unix"), ("postlog", "unix-dgram")} <= services("default")
     assert ("postlog", "unix-dgram") not in services("port465")  # Postfix 3.3 has no postlogd
+
+
+def _master(text):
+    """master.cf: (service, type) -> [-o options]."""
+    services, key = {}, None
+    for line in text.splitlines():
+        if line[:1].isalnum():
+            key = tuple(line.split()[:2])
+            services[key] = []
+        elif line.strip().startswith("-o") and key:
+            services[key].append(line.split(None, 1)[1])
+    return services
+
+
+def test_hub_listens_for_certified_satellites_only(rendered):
+    services = _master(rendered("hub", "master.cf"))
+    # Port 25 only on loopback; the hub port: TLS required, relay only for fleet certificates.
+    assert ("smtp", "inet") not in services and ("127.0.0.1:smtp", "inet") in services
+    options = services[("587", "inet")]
+    assert "smtpd_tls_security_level=encrypt" in options
+    assert "smtpd_relay_restrictions=permit_tls_all_clientcerts,reject" in options
+    assert "smtpd_end_of_data_restrictions=check_policy_service,inet:127.0.0.1:10040" in options
+    assert "smtpd_sasl_auth_enable=no" in options
+    main = _params(rendered("hub", "main.cf"))
+    # The fleet CA is the only CA trusted from satellites; Gmail is still verified with the system bundle.
+    assert main["smtpd_tls_CAfile"] == "/etc/postfix/fleet/ca.crt"
+    assert main["smtpd_tls_chain_files"] == "/etc/postfix/fleet/host.key, /etc/postfix/fleet/host.crt"
+    assert main["relayhost"] == "[smtp.gmail.com]:587" and main["smtp_sasl_auth_enable"] == "yes"
+    assert main["smtp_tls_CAfile"] == "/etc/ssl/certs/ca-certificates.crt"
+    assert main["smtp_tls_security_level"] == "secure"
+    assert "rate(request/5/86400/450 4.7.1 " in rendered("hub", "postfwd.cf")
+    assert "smtpd_end_of_data_restrictions" not in rendered("hub_nolimit", "master.cf")
+
+
+def test_hub_rewrites_every_sender_but_the_account_and_aliases(rendered):
+    senders = _regexp_map(rendered("hub", "sender_canonical"))
+    for kept in ("ops.alerts@gmail.com", "noreply@example.com"):
+        assert _lookup(senders, kept) == kept
+    for sender in ("root@sat1.example.net", "www-data@web2", "someone@example.com"):
+        assert _lookup(senders, sender) == "ops.alerts@gmail.com", sender
+
+
+def test_satellite_relays_to_its_hubs_with_a_certificate_and_no_secret(rendered, tmp_path):
+    main = _params(rendered("satellite", "main.cf"))
+    assert main["relayhost"] == "[relay1.example.net]:587"
+    assert main["smtp_fallback_relay"] == "[relay2.example.net]:587, [relay3.example.net]:587"
+    assert main["smtp_sasl_auth_enable"] == "no" and "smtp_sasl_password_maps" not in main
+    assert main["smtp_tls_security_level"] == "secure"
+    assert main["smtp_tls_CAfile"] == "/etc/postfix/fleet/ca.crt"
+    assert main["smtp_tls_chain_files"] == "/etc/postfix/fleet/host.key, /etc/postfix/fleet/host.crt"
+    assert main["inet_interfaces"] == "loopback-only" and "sender_canonical_maps" not in main
+    assert ("smtp", "inet") in _master(rendered("satellite", "master.cf"))
+    recipients = _regexp_map(rendered("satellite", "recipient_canonical"))
+    assert _lookup(recipients, "root@relay.example.test") == "ops.alerts@gmail.com"
+    with pytest.raises(FileNotFoundError):
+        rendered("satellite", "sasl_passwd")
