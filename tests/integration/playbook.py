@@ -12,7 +12,9 @@ Task results come from a small callback (written to tmp_path and enabled next to
 stdout callback, so stdout stays what a user sees). It appends one JSON line per task result
 to tmp_path/results.jsonl: {"task", "host", "status" (ok|changed|failed|skipped|unreachable),
 "result"}. Results are exactly what Ansible hands to callbacks: no_log tasks are censored.
-Only localhost is in the inventory (ansible_connection=local, the venv's python).
+Only localhost is in the inventory (ansible_connection=local, the venv's python), unless
+`hosts` names local test hosts (name -> host vars, group `all`, with `group_vars`): a role
+applied to several "hosts" on this machine, each with its own variables.
 """
 
 from __future__ import annotations
@@ -90,13 +92,28 @@ class Result:
         return f"Result(rc={self.rc}, tasks={len(self.tasks)})"
 
 
-def run_playbook(tmp_path, plays, extra_args=(), env=None, timeout=300):
+def failures(result):
+    """host -> failure message (with the failed loop items' messages) of every failed task."""
+    found = {}
+    for entry in result.tasks:
+        if entry["status"] == "failed":
+            res = entry["result"]
+            items = [item.get("msg", "") for item in res.get("results", []) if item.get("failed")]
+            found[entry["host"]] = " | ".join([res.get("msg", ""), *items])
+    return found
+
+
+def run_playbook(tmp_path, plays, extra_args=(), env=None, timeout=300, hosts=None, group_vars=None):
     """Write plays (YAML text or a list of plays) to tmp_path and run ansible-playbook on them."""
     tmp_path = Path(tmp_path)
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(plays if isinstance(plays, str) else yaml.safe_dump(plays, sort_keys=False))
-    inventory = tmp_path / "inventory.ini"
-    inventory.write_text(f"localhost ansible_connection=local ansible_python_interpreter={sys.executable}\n")
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "hosts": {name: {**local, **hostvars} for name, hostvars in (hosts or {"localhost": {}}).items()},
+        "vars": group_vars or {},
+    }}))
     callbacks = tmp_path / "callback_plugins"
     callbacks.mkdir(exist_ok=True)
     (callbacks / "record_results.py").write_text(_CALLBACK)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "abcdefghijklmnop"  # the emulator's app password for ops.alerts@gmail.com
@@ -34,18 +35,10 @@ OPTIONS = {"alertmanager": {"to": "oncall@example.com"}, "thunderbird_autoconfig
 ACCOUNT = {"app_smtp_username": USER, "app_smtp_password": SECRET}
 
 
-def run_playbook(tmp_path: Path, hosts: dict, extra_args=()) -> subprocess.CompletedProcess:
-    """Apply the role to local hosts (name -> role variables); return the finished process."""
-    inventory = {"all": {"hosts": {
-        name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **hostvars}
-        for name, hostvars in hosts.items()}}}
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
+def apply_role(tmp_path: Path, hosts: dict, extra_args=()):
+    """Apply the role to local hosts (name -> role variables); return the playbook Result."""
     play = [{"name": "app_smtp", "hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.app_smtp"]}]
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(play))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_RETRY_FILES_ENABLED="0", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"), ANSIBLE_FORKS="4")
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventory.yml", "play.yml", *extra_args]
-    return subprocess.run(cmd, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    return run_playbook(tmp_path, play, extra_args, env={"ANSIBLE_FORKS": "4"}, timeout=240, hosts=hosts)
 
 
 def configs(out: Path, via: str = "gmail") -> list:
@@ -71,9 +64,9 @@ def rendered(tmp_path_factory):
         dirs[name].mkdir()
         via = "local_relay" if name == "relay" else "gmail"
         hosts[name] = {**ACCOUNT, **extra, "app_smtp_configs": configs(dirs[name], via)}
-    proc = run_playbook(base, hosts)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert SECRET not in proc.stdout + proc.stderr
+    proc = apply_role(base, hosts)
+    assert proc.rc == 0, proc.output
+    assert SECRET not in proc.output
     return dirs
 
 
@@ -236,8 +229,8 @@ def test_django_and_dotenv_keep_hostile_values_literal(tmp_path):
     hosts = {"hostile": {**ACCOUNT, "app_smtp_from_name": name, "app_smtp_password": "pa$s#w\\rd\"x",
                          "app_smtp_configs": [{"preset": p, "dest": str(tmp_path / p)}
                                               for p in ("django", "gitlab", "nextcloud")]}}
-    proc = run_playbook(tmp_path, hosts)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = apply_role(tmp_path, hosts)
+    assert proc.rc == 0, proc.output
     django = parse("django", tmp_path / "django")
     assert django["EMAIL_HOST_PASSWORD"] == "pa$s#w\\rd\"x"
     assert django["DEFAULT_FROM_EMAIL"] == f'"{name}" <{USER}>'
@@ -281,9 +274,9 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     for name, (variables, _text) in BAD_INPUT.items():
         raw = json.dumps({**ACCOUNT, "app_smtp_configs": [{"preset": "django", "dest": "DIR/django"}], **variables})
         hosts[name] = json.loads(raw.replace("DIR", str(tmp_path)))
-    proc = run_playbook(tmp_path, hosts)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode != 0
+    proc = apply_role(tmp_path, hosts)
+    output = proc.output
+    assert proc.rc != 0
     assert SECRET not in output
     recap = dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=\d+\s+unreachable=\d+\s+failed=(\d+)", proc.stdout, re.M))
     for name, (_variables, text) in BAD_INPUT.items():
@@ -299,18 +292,18 @@ def test_check_mode_then_apply_then_idempotent(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     hosts = {"h": {**ACCOUNT, "app_smtp_configs": [c for c in configs(out) if c["preset"] in PRESETS[:3]]}}
-    check = run_playbook(tmp_path, hosts, ["--check", "--diff"])
-    assert check.returncode == 0, check.stdout + check.stderr
+    check = apply_role(tmp_path, hosts, ["--check", "--diff"])
+    assert check.rc == 0, check.output
     assert re.search(r"h\s+: ok=\d+\s+changed=1 ", check.stdout), check.stdout
     assert list(out.iterdir()) == []
-    first = run_playbook(tmp_path, hosts, ["--diff"])
-    assert first.returncode == 0 and re.search(r"changed=1 ", first.stdout), first.stdout
-    second = run_playbook(tmp_path, hosts, ["--diff"])
-    assert second.returncode == 0 and re.search(r"h\s+: ok=\d+\s+changed=0 ", second.stdout), second.stdout
-    again = run_playbook(tmp_path, hosts, ["--check", "--diff"])
+    first = apply_role(tmp_path, hosts, ["--diff"])
+    assert first.rc == 0 and re.search(r"changed=1 ", first.stdout), first.stdout
+    second = apply_role(tmp_path, hosts, ["--diff"])
+    assert second.rc == 0 and re.search(r"h\s+: ok=\d+\s+changed=0 ", second.stdout), second.stdout
+    again = apply_role(tmp_path, hosts, ["--check", "--diff"])
     assert re.search(r"changed=0 ", again.stdout), again.stdout
     for proc in (check, first, second, again):
-        assert SECRET not in proc.stdout + proc.stderr
+        assert SECRET not in proc.output
 
 
 def test_custom_template_gets_the_connection(tmp_path):
@@ -321,17 +314,17 @@ def test_custom_template_gets_the_connection(tmp_path):
         {"template": str(template), "dest": str(tmp_path / "plain")},
         # Not Python, so Django's syntax check would refuse it: validate: false turns the check off.
         {"preset": "django", "template": str(template), "dest": str(tmp_path / "with_flags"), "validate": False}]}}
-    proc = run_playbook(tmp_path, hosts)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = apply_role(tmp_path, hosts)
+    assert proc.rc == 0, proc.output
     assert (tmp_path / "plain").read_text() == "smtp.gmail.com:465 tls -\n"
     assert (tmp_path / "with_flags").read_text() == "smtp.gmail.com:465 tls True\n"
     assert (tmp_path / "plain").stat().st_mode & 0o777 == 0o600
     hosts["h"]["app_smtp_configs"][1]["validate"] = True  # now Python's parser must refuse the file
     (tmp_path / "with_flags").unlink()
-    proc = run_playbook(tmp_path, hosts)
-    assert proc.returncode != 0 and not (tmp_path / "with_flags").exists()
+    proc = apply_role(tmp_path, hosts)
+    assert proc.rc != 0 and not (tmp_path / "with_flags").exists()
     assert f"{tmp_path / 'with_flags'} (checker: python3 -c" in proc.stdout, proc.stdout
-    assert SECRET not in proc.stdout + proc.stderr
+    assert SECRET not in proc.output
 
 
 DJANGO_SEND = """
@@ -358,8 +351,8 @@ def test_django_sends_through_the_emulator(gmail_emulator, tmp_path, security):
     hosts = {"django": {**ACCOUNT, "app_smtp_host": "127.0.0.1", "app_smtp_port": port,
                         "app_smtp_security": security, "app_smtp_from_name": "Django app",
                         "app_smtp_configs": [{"preset": "django", "dest": str(app / "mail_settings.py")}]}}
-    proc = run_playbook(tmp_path, hosts)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = apply_role(tmp_path, hosts)
+    assert proc.rc == 0, proc.output
     subject = f"django over {security}"
     env = dict(os.environ, SSL_CERT_FILE=gmail_emulator.ca_file)
     sent = subprocess.run([sys.executable, "-c", DJANGO_SEND, str(app), subject], check=False, env=env,
@@ -379,7 +372,7 @@ def test_django_refuses_an_unverified_server(gmail_emulator, tmp_path):
     hosts = {"django": {**ACCOUNT, "app_smtp_host": "127.0.0.1", "app_smtp_port": gmail_emulator.smtp_starttls_port,
                         "app_smtp_security": "starttls",
                         "app_smtp_configs": [{"preset": "django", "dest": str(app / "mail_settings.py")}]}}
-    assert run_playbook(tmp_path, hosts).returncode == 0
+    assert apply_role(tmp_path, hosts).rc == 0
     env = {k: v for k, v in os.environ.items() if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
     sent = subprocess.run([sys.executable, "-c", DJANGO_SEND, str(app), "unverified"], check=False, env=env,
                           capture_output=True, text=True, timeout=60)

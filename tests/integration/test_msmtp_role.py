@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from playbook import run_playbook
+from playbook import failures, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "msmtp"
@@ -90,30 +89,10 @@ BAD_INPUT = {
 }
 
 
-def write_inventory(tmp_path, group, hosts, group_vars=None):
-    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
-    hosts = {name: {**local, **hostvars} for name, hostvars in hosts.items()}
-    path = tmp_path / "hosts.yml"
-    path.write_text(yaml.safe_dump({group: {"hosts": hosts, "vars": group_vars or {}}}))
-    return path
-
-
-def failures(result):
-    """host -> failure message (with the failed loop items' messages)."""
-    found = {}
-    for entry in result.tasks:
-        if entry["status"] == "failed":
-            res = entry["result"]
-            items = [item.get("msg", "") for item in res.get("results", []) if item.get("failed")]
-            found[entry["host"]] = " | ".join([res.get("msg", ""), *items])
-    return found
-
-
 def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     hosts = {name: case[0] for name, case in BAD_INPUT.items()}
-    inventory = write_inventory(tmp_path, "cases", hosts)
-    play = [{"hosts": "cases", "gather_facts": False, "roles": ["mailops.gmail.msmtp"]}]
-    result = run_playbook(tmp_path, play, extra_args=["-i", str(inventory), "--check", "--forks", "10"])
+    play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.msmtp"]}]
+    result = run_playbook(tmp_path, play, extra_args=["--check", "--forks", "10"], hosts=hosts)
     assert result.rc != 0
     found = failures(result)
     assert found.keys() == BAD_INPUT.keys(), result.output[-3000:]
@@ -198,14 +177,13 @@ def rendered(tmp_path_factory, gmail_emulator_server):
     }
     # Role defaults as group vars, below the cases' host vars (vars_files would override them).
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    inventory = write_inventory(tmp_path, "render", cases, group_vars=defaults)
     out = str(tmp_path) + "/{{ inventory_hostname }}"
     account = (
         "{{ __msmtp_accounts[__index | default(0)] | combine({'secret_dir': here, 'cache_dir': here ~ '/cache'}) }}"
     )
     play = [
         {
-            "hosts": "render",
+            "hosts": "all",
             "gather_facts": False,
             "vars_files": [str(ROLE / "vars" / "main.yml")],
             "tasks": [
@@ -241,7 +219,7 @@ def rendered(tmp_path_factory, gmail_emulator_server):
             ],
         }
     ]
-    result = run_playbook(tmp_path, play, extra_args=["-i", str(inventory)])
+    result = run_playbook(tmp_path, play, hosts=cases, group_vars=defaults)
     assert result.rc == 0, result.output[-3000:]
     for name, case in cases.items():
         secret = case["msmtp_users"][0]["password"] if "msmtp_users" in case else case.get("msmtp_password")

@@ -9,48 +9,15 @@ extensions/molecule/postfix_relay*.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from playbook import failures, run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "postfix_relay"
 SECRET = "zyxwvutsrqponmlk"  # a made-up app password that must never appear in output
-
-
-def run_playbook(tmp_path, plays, hosts, extra_args=(), callback="default", group_vars=None):
-    """Run plays against local hosts (name -> host vars); return (rc, stdout, stderr)."""
-    inventory = {
-        "all": {
-            "vars": group_vars or {},
-            "hosts": {
-                name: {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
-                    **hostvars,
-                }
-                for name, hostvars in hosts.items()
-            },
-        }
-    }
-    (tmp_path / "inventory.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "play.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
-        ANSIBLE_NOCOLOR="1",
-        ANSIBLE_RETRY_FILES_ENABLED="0",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-        ANSIBLE_STDOUT_CALLBACK=callback,
-    )
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "inventory.yml", "play.yml", *extra_args]
-    proc = subprocess.run(cmd, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
-    return proc.returncode, proc.stdout, proc.stderr
 
 
 GOOD = {"postfix_relay_username": "ops.alerts@gmail.com", "postfix_relay_password": SECRET}
@@ -98,40 +65,27 @@ BAD_INPUT = {
 }
 
 
-def _failures(stdout):
-    """host -> failure message, from the json callback's output."""
-    data = json.loads(stdout[stdout.index("{") :])
-    failures = {}
-    for play in data["plays"]:
-        for task in play["tasks"]:
-            for host, result in task["hosts"].items():
-                if result.get("failed"):
-                    items = [item.get("msg", "") for item in result.get("results", []) if item.get("failed")]
-                    failures[host] = " | ".join([result.get("msg", ""), *items])
-    return failures
-
-
 def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
     hosts = {name: case[0] for name, case in BAD_INPUT.items()}
-    rc, out, err = run_playbook(tmp_path, play, hosts, callback="json")
-    assert rc != 0
-    failures = _failures(out)
-    assert failures.keys() == BAD_INPUT.keys(), out[-3000:] + err[-3000:]
+    result = run_playbook(tmp_path, play, hosts=hosts)
+    assert result.rc != 0
+    found = failures(result)
+    assert found.keys() == BAD_INPUT.keys(), result.output[-3000:]
     for name, (_dummy, expected) in BAD_INPUT.items():
-        assert expected in failures[name], (name, failures[name])
-        assert "Traceback" not in failures[name]
+        assert expected in found[name], (name, found[name])
+        assert "Traceback" not in found[name]
     # Nothing ran after the checks: every task seen is argument validation or preflight.
-    tasks = {task["task"]["name"] for play in json.loads(out)["plays"] for task in play["tasks"]}
+    tasks = {entry["task"] for entry in result.tasks}
     assert all("alidat" in name or name.split(" : ")[-1].startswith("Check ") for name in tasks), tasks
 
 
 def test_password_never_printed_on_refusal(tmp_path):
     play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
     hosts = {name: BAD_INPUT[name][0] for name in ("password_crlf", "insecure_tls", "465_starttls", "no_username")}
-    rc, out, err = run_playbook(tmp_path, play, hosts, ["-vvv", "--diff"])
-    assert rc != 0 and "postfix_relay_allow_insecure_tls" in out
-    assert SECRET not in out + err
+    result = run_playbook(tmp_path, play, ["-vvv", "--diff"], hosts=hosts)
+    assert result.rc != 0 and "postfix_relay_allow_insecure_tls" in result.stdout
+    assert SECRET not in result.output
 
 
 # host name -> variables; each renders the role's templates into <tmp>/<host>/.
@@ -203,8 +157,8 @@ def rendered(tmp_path_factory):
     # Role defaults as group vars: the lowest precedence a playbook can give them here.
     defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
     defaults["postfix_relay_myhostname"] = "relay.example.test"
-    rc, out, err = run_playbook(tmp_path, play, RENDER, group_vars=defaults)
-    assert rc == 0, out[-3000:] + err[-3000:]
+    result = run_playbook(tmp_path, play, hosts=RENDER, group_vars=defaults)
+    assert result.rc == 0, result.output[-3000:]
 
     def read(host, name):
         return (tmp_path / host / name).read_text()
