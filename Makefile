@@ -64,8 +64,10 @@ clean-containers:  ## Remove the test containers, emulators and network this pro
 
 .PHONY: help venv collection setup images test lint sanity pytest molecule emulator build clean-containers
 
-demo: setup collection  ## Run the Gmail emulator and playbooks/site.yml through it, then show what arrived
-	scripts/demo.sh
+# GMAIL_RELAY_MODE=hub: the demo's two Postfix hosts as hub and satellite (docs/fleet.md)
+GMAIL_RELAY_MODE ?= direct
+demo: setup collection  ## Run the Gmail emulator and site.yml through it, show what arrived (GMAIL_RELAY_MODE=hub)
+	GMAIL_RELAY_MODE=$(GMAIL_RELAY_MODE) scripts/demo.sh
 
 demo-clean:  ## Remove .demo/ and every container the demo created
 	scripts/demo.sh --clean

@@ -6,6 +6,9 @@
 # test network, emulator container, Gmail names and CA as every molecule scenario.
 # Re-running reuses the fleet: the second run changes nothing and sends only the new test mails.
 # On exit the containers are stopped; `make demo-clean` removes them and .demo/.
+# GMAIL_RELAY_MODE=hub (make demo GMAIL_RELAY_MODE=hub): site.yml's gmail_relay_mode, so the first
+# Postfix host becomes the hub holding the app password and the second a satellite relaying through
+# it with a fleet-CA certificate (docs/fleet.md); msmtp and the application are the same in both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD DEMO=$PWD/.demo VENV=$PWD/.venv
@@ -14,6 +17,8 @@ SHARED=extensions/molecule/shared
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections ANSIBLE_PIPELINING=1
 [ -t 1 ] || export ANSIBLE_NOCOLOR=1
 PY=$VENV/bin/python
+MODE=${GMAIL_RELAY_MODE:-direct}
+case $MODE in direct | hub) ;; *) echo "demo: GMAIL_RELAY_MODE must be direct or hub, not '$MODE'" >&2; exit 2 ;; esac
 containers() { podman ps -aq --filter label=mailops.scenario=demo; }
 
 if [ "${1:-}" = --clean ]; then
@@ -58,21 +63,34 @@ export MAILOPS_GMAIL_REPORT_PASSWORD_FILE=$DEMO/report-password MAILOPS_GMAIL_RE
 export MAILOPS_GMAIL_REPORT_HOST=$EMULATOR_IP MAILOPS_GMAIL_REPORT_CA_FILE=$DEMO/emulator/ca/ca.pem
 export MAILOPS_GMAIL_REPORT_QUOTA_DIR=$DEMO/quota MAILOPS_GMAIL_REPORT_SPOOL_DIR=$DEMO/spool
 
-echo "== [$(( $(date +%s) - t0 )) s] ansible-playbook -i <demo fleet> playbooks/site.yml --vault-password-file $EXAMPLE/vault-password.txt"
+# Hub mode: the fleet CA lives beside the inventory, which every run rewrites, so it goes to .demo/.
+MODE_ARGS=()
+[ "$MODE" = direct ] || MODE_ARGS=(-e "gmail_relay_mode=$MODE" -e "postfix_relay_fleet_ca_dir=$DEMO/fleet_ca")
+echo "== [$(( $(date +%s) - t0 )) s] ansible-playbook -i <demo fleet> playbooks/site.yml --vault-password-file" \
+  "$EXAMPLE/vault-password.txt ${MODE_ARGS[*]:0:2}"
 # DEMO_PLAYBOOK_ARGS: extra ansible-playbook options, split on spaces (e.g. "-v --forks 10").
 # shellcheck disable=SC2086
 "$VENV/bin/ansible-playbook" -i "$DEMO/inventory/hosts.yml" playbooks/site.yml \
-  "${VAULT[@]}" -e "@$DEMO/controller.yml" ${DEMO_PLAYBOOK_ARGS:-} \
+  "${VAULT[@]}" -e "@$DEMO/controller.yml" "${MODE_ARGS[@]}" ${DEMO_PLAYBOOK_ARGS:-} \
   | tee "$DEMO/site.log"
 rc=${PIPESTATUS[0]}
 
 echo
 echo "== What the Gmail emulator received"
 "$PY" scripts/demo_table.py "$DEMO/emulator/records" --hosts "$DEMO/peers.json"
+if [ "$MODE" = hub ]; then
+  echo
+  echo "== Files holding the app password (text files under /etc and /var/spool/postfix)"
+  for host in demo-postfix1 demo-postfix2; do
+    found=$(podman exec -i "$host" grep -rlsIF -f /dev/stdin /etc /var/spool/postfix <"$DEMO/report-password" || true)
+    echo "   $host: ${found:-none}"
+  done
+  [ -z "$found" ] || { echo "   the satellite demo-postfix2 must hold no Gmail secret"; rc=1; }
+fi
 echo
 echo "== Changed tasks per host (a re-run changes nothing: only the digest task, run once for all, counts)"
 awk '/^PLAY RECAP/ {recap = 1; next} recap && /ok=/ {printf "   %-14s %s %s\n", $1, $4, $6}' "$DEMO/site.log"
 echo
-echo "make demo took $(( $(date +%s) - t0 )) s (site.yml exit status $rc). Run it again: the fleet is reused," \
+echo "make demo ($MODE mode) took $(( $(date +%s) - t0 )) s (site.yml exit status $rc). Run it again: the fleet is reused," \
   "nothing changes and only the new test mails are sent. make demo-clean removes everything."
 exit "$rc"

@@ -6,7 +6,8 @@ setup       writes DEMO_DIR/infra.yml (the variables of the shared molecule crea
             playbooks in extensions/molecule/shared/, read from extensions/molecule/config.yml, with
             the fleet below as molecule_yml.platforms) and DEMO_DIR/inventory/hosts.yml.
 controller  (after create) writes DEMO_DIR/controller.yml (where the controller reaches the emulator)
-            and DEMO_DIR/peers.json (address -> host name, for the table).
+            and DEMO_DIR/peers.json (address -> host name, for the table), and makes every fleet host's
+            name resolve in every other one (/etc/hosts: satellites reach their hub by its name).
 """
 from __future__ import annotations
 
@@ -76,7 +77,24 @@ def controller(demo: str, fleet=None) -> str:
         peers[gateway] = "controller"
     with open(os.path.join(demo, "peers.json"), "w", encoding="utf-8") as fh:
         json.dump(peers, fh)
+    link({name: ip for ip, name in peers.items() if name != "controller"})
     return emulator_ip
+
+
+# The test hosts have no DNS (extensions/molecule/config.yml). Addresses change when a container
+# restarts, so each run rewrites the lines; Postfix's chroot gets the new file too.
+HOSTS_SCRIPT = """
+{ grep -vE "[[:space:]]($1)\\$" /etc/hosts; printf '%s' "$2"; } >/tmp/hosts.new && cat /tmp/hosts.new >/etc/hosts
+if [ -d /var/spool/postfix/etc ]; then cp /etc/hosts /var/spool/postfix/etc/hosts; fi
+"""
+
+
+def link(names: dict) -> None:
+    """Pin every fleet host's address (names: host -> address) in every fleet host's /etc/hosts."""
+    pattern = "|".join(names)
+    lines = "".join(f"{ip} {name}\n" for name, ip in names.items())
+    for name in names:
+        subprocess.run(["podman", "exec", name, "sh", "-c", HOSTS_SCRIPT, "sh", pattern, lines], check=True)
 
 
 def main(argv: list) -> int:

@@ -147,3 +147,27 @@ def test_bad_hub_settings_stop_before_anything_runs(tmp_path, gmail_emulator, al
     assert result.rc != 0
     assert words in " ".join(result.stdout.split()), result.stdout
     assert reports(result) == {} and logins(gmail_emulator) == []
+
+
+def test_hub_example_inventory(tmp_path, gmail_emulator):
+    """playbooks/inventory/hub as shipped (vault included): the secret reaches the two hubs only."""
+    example = ROOT / "playbooks" / "inventory" / "hub"
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "gmail_test_to": [],
+             "gmail_controller_smtp_host": gmail_emulator.host,
+             "gmail_controller_smtp_port": gmail_emulator.smtp_starttls_port,
+             "gmail_controller_smtp_security": "starttls", "gmail_controller_ca_file": gmail_emulator.ca_file,
+             "notify_quota_dir": str(tmp_path / "quota")}
+    (tmp_path / "local.yml").write_text(yaml.safe_dump(local))
+    result = run_playbook(tmp_path, SITE, [
+        "-i", str(example / "hosts.yml"), "--limit", "all:!localhost", "-e", f"@{tmp_path / 'local.yml'}",
+        "--vault-password-file", str(example / "vault-password.txt")],
+        env={"ANSIBLE_COLLECTIONS_PATH": str(collection(tmp_path))})
+    assert result.rc == 0, result.output
+    got = {host: data for (host, role), data in reports(result).items() if role == "postfix_relay"}
+    hubs = ["relay1.example.net", "relay2.example.net"]
+    assert sorted(host for host, data in got.items() if data["secret"]) == hubs
+    assert sorted(host for host, data in got.items() if data["mode"] == "satellite") == [
+        "db1.example.net", "web1.example.net", "web2.example.net"]
+    assert {tuple(data["hubs"]) for data in got.values() if data["mode"] == "satellite"} == {tuple(hubs)}
+    assert logins(gmail_emulator) == [("ops.alerts@gmail.com", "ok")] * 2
+    assert [m["subject"] for m in gmail_emulator.messages()] == ["[OK] site.yml: 5 ok, 0 failed"]
