@@ -281,7 +281,8 @@ def test_hub_listens_for_certified_satellites_only(rendered):
     assert ("smtp", "inet") not in services and ("127.0.0.1:smtp", "inet") in services
     options = services[("587", "inet")]
     assert "smtpd_tls_security_level=encrypt" in options
-    assert "smtpd_relay_restrictions=permit_tls_all_clientcerts,reject" in options
+    assert "smtpd_relay_restrictions=permit_tls_all_clientcerts,reject_unauth_destination,reject" in options
+    assert "local_header_rewrite_clients=permit_inet_interfaces,permit_tls_all_clientcerts" in options
     assert "smtpd_end_of_data_restrictions=check_policy_service,inet:127.0.0.1:10040" in options
     assert "smtpd_sasl_auth_enable=no" in options
     main = _params(rendered("hub", "main.cf"))
