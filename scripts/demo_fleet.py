@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 
 import yaml
 
@@ -95,6 +97,26 @@ def link(names: dict) -> None:
     lines = "".join(f"{ip} {name}\n" for name, ip in names.items())
     for name in names:
         subprocess.run(["podman", "exec", name, "sh", "-c", HOSTS_SCRIPT, "sh", pattern, lines], check=True)
+
+
+RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
+
+
+def playbook(demo: str, path: str, *args: str, forks: int = 5) -> tuple:
+    """For the benchmarks: run a playbook on DEMO_DIR's inventory with the venv's Ansible.
+
+    Returns (seconds, {host: [ok, changed, unreachable, failed, skipped]}); exits with the output's
+    tail when the playbook fails (callers clean up in `finally`).
+    """
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+               ANSIBLE_PIPELINING="1", ANSIBLE_FORKS=str(forks), ANSIBLE_NOCOLOR="1")
+    inventory = os.path.join(demo, "inventory", "hosts.yml")
+    command = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory, str(path), *args]
+    started = time.monotonic()
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600, check=False, cwd=ROOT)
+    if proc.returncode:
+        sys.exit(f"{os.path.basename(str(path))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+    return time.monotonic() - started, {m[0]: [int(x) for x in m[1:]] for m in RECAP.findall(proc.stdout)}
 
 
 def main(argv: list) -> int:
