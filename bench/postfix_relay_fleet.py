@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +26,6 @@ import demo_fleet  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
 SHARED = ROOT / "extensions" / "molecule" / "shared"
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
 PLAY = """- name: Relay through Gmail
   hosts: all
   gather_facts: false
@@ -42,26 +38,7 @@ PLAY = """- name: Relay through Gmail
 
 
 def playbook(work: Path, path: Path, *args: str, forks: int = 10) -> tuple:
-    env = dict(
-        os.environ,
-        ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"),
-        ANSIBLE_PIPELINING="1",
-        ANSIBLE_FORKS=str(forks),
-        ANSIBLE_NOCOLOR="1",
-    )
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", str(work / "inventory" / "hosts.yml"), str(path), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-        cwd=ROOT,
-    )
-    if proc.returncode:
-        sys.exit(f"{path.name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return time.monotonic() - started, {m[0]: [int(x) for x in m[1:]] for m in RECAP.findall(proc.stdout)}
+    return demo_fleet.playbook(str(work), str(path), *args, forks=forks)
 
 
 def one(size: int, forks: int) -> dict:
