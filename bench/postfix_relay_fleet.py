@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 import demo_fleet  # noqa: E402
 
-BIN = ROOT / ".venv" / "bin"
 SHARED = ROOT / "extensions" / "molecule" / "shared"
 PLAY = """- name: Relay through Gmail
   hosts: all

@@ -26,7 +26,6 @@ sys.path.insert(0, str(ROOT / "extensions"))
 import demo_fleet  # noqa: E402
 from gmail_emulator.records import load  # noqa: E402
 
-BIN = ROOT / ".venv" / "bin"
 SHARED = ROOT / "extensions" / "molecule" / "shared"
 SITE_VARS = {
     "gmail_username": "ops.alerts@gmail.com",
