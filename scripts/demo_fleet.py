@@ -115,7 +115,11 @@ def playbook(demo: str, path: str, *args: str, forks: int = 5) -> tuple:
     started = time.monotonic()
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600, check=False, cwd=ROOT)
     if proc.returncode:
-        sys.exit(f"{os.path.basename(str(path))} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
+        # The failed tasks first: on a big fleet they are long gone from the output's tail.
+        lines = proc.stdout.splitlines()
+        fatal = [line for i, line in enumerate(lines) if any("fatal:" in x for x in lines[max(0, i - 3) : i + 1])]
+        sys.exit(f"{os.path.basename(str(path))} failed:\n" + "\n".join(fatal[:60])
+                 + f"\n...\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
     return time.monotonic() - started, {m[0]: [int(x) for x in m[1:]] for m in RECAP.findall(proc.stdout)}
 
 
