@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD DEMO=$PWD/.demo VENV=$PWD/.venv
 EXAMPLE=playbooks/inventory/example
 SHARED=extensions/molecule/shared
+# The fleet's connection: podman with pipelining (extensions/molecule/shared/plugins/connection).
 export ANSIBLE_COLLECTIONS_PATH=$ROOT/.build/collections ANSIBLE_PIPELINING=1
+export ANSIBLE_CONNECTION_PLUGINS=$ROOT/$SHARED/plugins/connection
 [ -t 1 ] || export ANSIBLE_NOCOLOR=1
 PY=$VENV/bin/python
 MODE=${GMAIL_RELAY_MODE:-direct}

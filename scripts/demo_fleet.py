@@ -29,6 +29,7 @@ FLEET = [
     ("demo-msmtp1", "localhost/mailops-debian13:latest", "msmtp"),
     ("demo-app1", "localhost/mailops-debian12:latest", "app_smtp"),
 ]
+CONNECTION_PLUGINS = os.path.join(ROOT, "extensions", "molecule", "shared", "plugins", "connection")
 IMAGES = sorted({image.split("/")[1].split(":")[0] for _name, image, _group in FLEET} | {"mailops-emulator"})
 
 
@@ -53,7 +54,9 @@ def setup(demo: str, fleet=None, scenario: str = SCENARIO) -> None:
     for name, _image, group in fleet:
         groups.setdefault(group, {"hosts": {}})["hosts"][name] = None
     write_yaml(os.path.join(demo, "inventory", "hosts.yml"), {"all": {
-        "vars": {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"},
+        # mailops_podman (extensions/molecule/shared/plugins/connection): podman with pipelining;
+        # ANSIBLE_CONNECTION_PLUGINS must name its folder (CONNECTION_PLUGINS).
+        "vars": {"ansible_connection": "mailops_podman", "ansible_python_interpreter": "/usr/bin/python3"},
         "children": groups,
     }})
 
@@ -109,7 +112,8 @@ def playbook(demo: str, path: str, *args: str, forks: int = 5) -> tuple:
     tail when the playbook fails (callers clean up in `finally`).
     """
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
-               ANSIBLE_PIPELINING="1", ANSIBLE_FORKS=str(forks), ANSIBLE_NOCOLOR="1")
+               ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS, ANSIBLE_PIPELINING="1", ANSIBLE_FORKS=str(forks),
+               ANSIBLE_NOCOLOR="1")
     inventory = os.path.join(demo, "inventory", "hosts.yml")
     command = [os.path.join(ROOT, ".venv", "bin", "ansible-playbook"), "-i", inventory, str(path), *args]
     started = time.monotonic()

@@ -7,8 +7,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 cache=$root/.cache/debootstrap
-systemd=python3,ca-certificates,systemd,systemd-sysv,dbus,iproute2,procps
-mail="postfix libsasl2-modules bsd-mailx swaks cron msmtp"
+systemd=python3,python3-apt,ca-certificates,systemd,systemd-sysv,dbus,iproute2,procps,cron
+mail="postfix libsasl2-modules bsd-mailx swaks msmtp"
+# What the roles and scenarios install on a bare host, with dependencies and recommends, as a
+# local apt repository in every base image (/var/lib/mailops-apt, its only apt source): a role's
+# install tasks run for real on a bare test host and download nothing. One group per apt call,
+# since some conflict (postfix and msmtp-mta are both a sendmail).
+repo_groups=("postfix libsasl2-modules postfwd bsd-mailx swaks ca-certificates openssl" "msmtp msmtp-mta bsd-mailx")
 
 # name -> "bootstrap SUITE PACKAGES" (a systemd base image) or "derive BASE PACKAGES CMD"
 spec() {
@@ -47,12 +52,34 @@ bootstrap() {
   # --cache-dir keeps the .debs for the next rebuild.
   debootstrap --variant=minbase --include="$packages" --cache-dir="$cache/$suite" "$suite" "$dir" "$mirror" \
     >"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
-  echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list"
-  rm -f "$dir/var/cache/apt/archives/"*.deb
+  local_repo "$dir" "$suite" >>"$dir.log" 2>&1 || { tail -n 30 "$dir.log" >&2; return 1; }
   tar -C "$dir" -c . | podman import --change 'CMD ["/lib/systemd/systemd"]' --change "LABEL mailops.hash=$hash" \
     - "localhost/$name:latest" >/dev/null
   cleanup "$dir"
   building=
+}
+
+# Download repo_groups (with what they need beyond the image) into DIR/var/lib/mailops-apt, index
+# it, and make it the image's only apt source.
+local_repo() {
+  local dir=$1 suite=$2 group repo=/var/lib/mailops-apt
+  echo "deb $mirror $suite main" >"$dir/etc/apt/sources.list"
+  cp /etc/resolv.conf "$dir/etc/resolv.conf"
+  chroot "$dir" apt-get update -q
+  for group in "${repo_groups[@]}"; do
+    # shellcheck disable=SC2086  # one package per word
+    chroot "$dir" apt-get install -y -q --download-only $group
+  done
+  mkdir -p "$dir$repo"
+  mv "$dir/var/cache/apt/archives/"*.deb "$dir$repo/"
+  (cd "$dir$repo" && for f in *.deb; do
+     dpkg-deb -f "$f"
+     printf 'Filename: ./%s\nSize: %s\nSHA256: %s\n\n' "$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
+   done >Packages)
+  echo "deb [trusted=yes] file:$repo ./" >"$dir/etc/apt/sources.list"
+  rm -rf "$dir/var/lib/apt/lists/"*
+  chroot "$dir" apt-get update -q
+  : >"$dir/etc/resolv.conf"
 }
 
 # Packages added with apt in a container (apt resolves dependencies better than debootstrap).
@@ -61,10 +88,12 @@ derive() {
   [ "$cmd" = systemd ] && cmd=/lib/systemd/systemd || cmd=/usr/bin/python3
   context=$(mktemp -d "${TMPDIR:-/tmp}/mailops-image.XXXXXX")
   building=$context
+  # The mirror only while building (packages outside the local repository), then the local one alone.
   podman build --quiet --tag "localhost/$name:latest" --label "mailops.hash=$hash" -f - "$context" >/dev/null <<EOF_
 FROM localhost/$base:latest
-RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages//,/ } \
- && apt-get clean
+RUN echo "deb $mirror \$(. /etc/os-release && echo \$VERSION_CODENAME) main" >/etc/apt/sources.list.d/build.list \
+ && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages//,/ } \
+ && rm /etc/apt/sources.list.d/build.list && rm -rf /var/lib/apt/lists/* && apt-get update -q && apt-get clean
 CMD ["$cmd"]
 EOF_
   cleanup "$context"
@@ -76,7 +105,7 @@ build() {
   read -r how arg1 arg2 arg3 <<<"$(spec "$name")"
   [ "$how" = derive ] && build "$arg1"
   # The recipe: these functions, the spec line, the mirror and, for derived images, the base's hash.
-  hash=$(printf '%s\n' "$(declare -f bootstrap derive)" "$(spec "$name")" "$mirror" \
+  hash=$(printf '%s\n' "$(declare -f bootstrap local_repo derive)" "${repo_groups[*]}" "$(spec "$name")" "$mirror" \
     "$([ "$how" = derive ] && label "$arg1")" | sha256sum | cut -c1-16)
   if [ "$(label "$name")" = "$hash" ]; then
     echo "images.sh: localhost/$name:latest is up to date"

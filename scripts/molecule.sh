@@ -11,15 +11,35 @@ export PATH=$PWD/.venv/bin:$PATH ANSIBLE_COLLECTIONS_PATH=${ANSIBLE_COLLECTIONS_
 
 if [ "${1:-}" = --clean ]; then
   podman ps -aq --filter label=mailops.scenario | xargs -r podman rm --force --time 0
-  podman network exists mailops-test && podman network rm mailops-test
+  net=${MAILOPS_NETWORK:-mailops-test}
+  ! podman network exists "$net" || podman network rm "$net"
   exit 0
 fi
 
 if [ $# -eq 0 ]; then
+  # Longest first, so two at a time finish close together; new scenarios go last.
+  for scenario in msmtp postfix_relay postfix_hub app_smtp site emulator; do
+    [ -e "extensions/molecule/$scenario/molecule.yml" ] && set -- "$@" "$scenario"
+  done
   for f in extensions/molecule/*/molecule.yml; do
-    [ -e "$f" ] && set -- "$@" "$(basename "$(dirname "$f")")"
+    scenario=$(basename "$(dirname "$f")")
+    case " $* " in *" $scenario "*) ;; *) set -- "$@" "$scenario" ;; esac
   done
 fi
+# Stopped (scripts/test.sh signals the whole process group when another stage fails): wait for the
+# runs to end and remove their containers.
+# shellcheck disable=SC2317  # called by the trap
+stop() {
+  trap - TERM INT
+  jobs -p | xargs -r kill -TERM 2>/dev/null
+  wait
+  for scenario in "$@"; do
+    podman ps -aq --filter "label=mailops.scenario=$scenario" | xargs -r podman rm --force --time 0 >/dev/null 2>&1
+  done
+  echo "molecule: stopped, the scenarios' containers removed"
+  exit 143
+}
+trap 'stop "$@"' TERM INT
 scripts/images.sh --needed || exit 1
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1
 logs=tests/output/molecule

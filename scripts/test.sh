@@ -26,11 +26,13 @@ stage() {
   banner "stage: $name"
   rm -f "$counts"
   t0=$(date +%s)
+  stage_note=
   "$@" && rc=0 || rc=$?
-  times+=("$name: $(( $(date +%s) - t0 ))s")
+  times+=("$name: $(( $(date +%s) - t0 ))s$stage_note")
   [ -f "$counts" ] && read -r p f k <"$counts"
   passed=$(( passed + p )) skipped=$(( skipped + ${k:-0} ))
   if [ "$rc" -ne 0 ]; then
+    stop_molecule
     banner "FAILED at stage $name (exit $rc)"
     finish $(( f > 0 ? f : 1 ))
   fi
@@ -56,11 +58,39 @@ PY
   return "$rc"
 }
 
+# Molecule runs in the background from the images on (it needs nothing the other stages make and
+# spends much of its time waiting on containers), in a process group of its own so that a red
+# stage can stop it; its stage then waits for it and shows its output.
+molecule_pid=
+molecule_log=tests/output/molecule-stage.log
+molecule_counts=tests/output/counts.molecule
+# shellcheck disable=SC2317  # called through stage() and the EXIT trap
+stop_molecule() {
+  [ -n "$molecule_pid" ] || return 0
+  kill -TERM -- "-$molecule_pid" 2>/dev/null && wait "$molecule_pid" 2>/dev/null
+  molecule_pid=
+}
+# shellcheck disable=SC2317  # called through stage()
+molecule_stage() {
+  local rc
+  wait "$molecule_pid" && rc=0 || rc=$?
+  molecule_pid=
+  cat "$molecule_log"
+  [ ! -f "$molecule_counts" ] || mv "$molecule_counts" "$counts"
+  stage_note=" waiting, $(( $(date +%s) - molecule_t0 ))s in all (in the background since the images stage)"
+  return "$rc"
+}
+trap stop_molecule EXIT
+
 mkdir -p tests/output
+rm -f "$molecule_counts"
 stage setup make -s setup venv collection
 stage images scripts/images.sh --needed
+molecule_t0=$(date +%s)
+setsid env MOLECULE_COUNTS="$molecule_counts" make -s molecule >"$molecule_log" 2>&1 &
+molecule_pid=$!
 stage lint make -s lint
 stage sanity make -s sanity
 stage pytest pytest_stage
-stage molecule env MOLECULE_COUNTS="$counts" make -s molecule
+stage molecule molecule_stage
 finish 0
