@@ -87,7 +87,7 @@ rm -f "$molecule_counts"
 stage setup make -s setup venv collection
 stage images scripts/images.sh --needed
 molecule_t0=$(date +%s)
-setsid env MOLECULE_COUNTS="$molecule_counts" MOLECULE_JOBS="${MOLECULE_JOBS:-3}" make -s molecule >"$molecule_log" 2>&1 &
+setsid env MOLECULE_COUNTS="$molecule_counts" make -s molecule >"$molecule_log" 2>&1 &
 molecule_pid=$!
 stage lint make -s lint
 stage sanity make -s sanity
