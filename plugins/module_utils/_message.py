@@ -54,9 +54,16 @@ class Prepared:
         return len(self.raw)
 
 
+# Every character a header line cannot carry: C0 controls but TAB, DEL, and what Python's email
+# package takes as a line break (VT, FF, FS/GS/RS, NEL, U+2028, U+2029), which would split a header.
+_CONTROL_RE = re.compile("[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
 def check_no_crlf(value, param):
-    if "\r" in value or "\n" in value or "\0" in value:
-        raise MessageError(f"{param} must not contain CR, LF or NUL characters (header injection refused)")
+    found = _CONTROL_RE.search(value)
+    if found:
+        raise MessageError(f"{param} must not contain CR, LF, NUL or other control characters (found "
+                           f"U+{ord(found.group()):04X}; header injection refused): remove it")
     return value
 
 

@@ -29,6 +29,19 @@ def state_path(directory, account):
     return os.path.join(os.path.expanduser(directory or DEFAULT_DIR), f"quota-{safe}.json")
 
 
+def _entry(value):
+    """[timestamp, message id] as written by reserve()."""
+    return (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (int, float))
+            and not isinstance(value[0], bool) and isinstance(value[1], str))
+
+
+def _valid_state(data):
+    return (isinstance(data, dict)
+            and isinstance(data.get("sent", []), list) and all(_entry(e) for e in data.get("sent", []))
+            and isinstance(data.get("dedupe", {}), dict)
+            and all(isinstance(k, str) and _entry(v) for k, v in data.get("dedupe", {}).items()))
+
+
 class QuotaState:
     """Use as a context manager: the lock is held and the state loaded inside ``with``."""
 
@@ -42,6 +55,7 @@ class QuotaState:
         self.dedupe = {}  # key -> [timestamp, message_id]
         self._lock = None
         self._dirty = False
+        self.warnings = []  # for the module's warnings: a state file that was set aside
 
     def __enter__(self):
         directory = os.path.dirname(self.path)
@@ -65,11 +79,35 @@ class QuotaState:
                 data = json.load(handle)
         except FileNotFoundError:
             return
-        except ValueError:
-            data = {}  # a corrupt file must not block mail forever; it is rewritten on save
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not _valid_state(data):
+            # A damaged file must not block mail: it is kept aside for a look and sending goes on.
+            self._set_aside()
+            return
         cutoff = self.now - self.window
         self.sent = [e for e in data.get("sent", []) if e[0] > cutoff]
         self.dedupe = dict(data.get("dedupe", {}))
+
+    def _set_aside(self):
+        if self.readonly:
+            self.warnings.append(f"quota_dir: {self.path} is not a quota state file of this collection; "
+                                 "check mode ignores it (a real run moves it aside and starts a new one)")
+            return
+        aside = base = f"{self.path}.corrupt-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(self.now))}"
+        n = 0
+        while os.path.lexists(aside):  # never over an earlier one (we hold the lock)
+            n += 1
+            aside = f"{base}.{n}"
+        try:
+            os.chmod(self.path, 0o600)
+            os.replace(self.path, aside)
+        except OSError as exc:
+            raise QuotaError(f"quota_dir: {self.path} is damaged and cannot be moved aside ({exc.strerror or exc}); "
+                             "remove it by hand") from None
+        self.warnings.append(f"quota_dir: {self.path} was damaged or not a state file of this collection; it was "
+                             f"moved to {aside} and a new one started (quota counted and dedupe keys of the last "
+                             "24 h before it are forgotten)")
 
     def __exit__(self, exc_type, exc, tb):
         try:

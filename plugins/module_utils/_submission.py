@@ -326,6 +326,7 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
     results = [_blank(m) for m in messages]
     batch = []
     with QuotaState(path, daily_limit, readonly=check_mode) as quota:
+        warnings = quota.warnings
         keys = {}
         for msg, res in zip(messages, results):
             key = msg.dedupe_key
@@ -352,7 +353,7 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
         if not check_mode:
             for token, (msg, _res) in zip(tokens, batch):
                 quota.reserve(token, msg.dedupe_key)
-    stats = {"connections": 0, "auths": 0, "round_trips": 0, "tls_version": None}
+    stats = {"connections": 0, "auths": 0, "round_trips": 0, "tls_version": None, "warnings": warnings}
     if check_mode:
         for _msg, res in batch:
             res["status"] = "would_send"
@@ -377,6 +378,7 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
             if spool_dir and res["pending"]:
                 _spool(msg, res, spool_dir)
     with QuotaState(path, daily_limit) as quota:
+        warnings.extend(quota.warnings)
         for token, msg in unsent:
             quota.release(token, msg.dedupe_key)
         stats.update(quota_used=quota.used, quota_left=quota.left)

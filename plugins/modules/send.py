@@ -127,6 +127,8 @@ options:
     description:
       - Directory of the per-account quota and dedupe state files (mode 0600, locked while in use), on the host
         that runs the module.
+      - A state file that is damaged or of another shape is moved aside (C(.corrupt-<time>), mode 0600) with a
+        warning, and counting starts anew.
     type: path
     default: ~/.ansible/mailops_gmail
   dedupe_window:
@@ -416,6 +418,8 @@ def main():
         "session": {k: stats[k] for k in ("connections", "auths", "round_trips", "tls_version")},
         "quota": {"used": stats["quota_used"], "left": stats["quota_left"], "limit": params["daily_limit"]},
     }
+    for warning in stats.get("warnings", []):
+        module.warn(warning)
     spooled = sum(r["status"] == "spooled" for r in results)
     if spooled:
         module.warn(f"{spooled} message(s) spooled in {params['spool_dir']}; send them with flush_spool: true")

@@ -296,3 +296,23 @@ def test_local_relay_without_tls_or_credentials(tmp_path):
     assert [e.rcpt_tos for e in handler.envelopes] == [["admin0@localhost"], ["admin1@localhost"],
                                                        ["admin2@localhost"], ["admins@localhost"]]
     assert b"Subject: [CHANGED] playbook.yml" in handler.envelopes[3].original_content
+
+
+def test_a_damaged_quota_file_is_set_aside_with_a_warning_and_mail_goes_out(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    q = tmp_path / "q"
+    q.mkdir(mode=0o700)
+    state = q / "quota-ops.alerts@gmail.com.json"
+    tasks = [send("Send with a damaged quota file", "sent", conn(emu, to=["a@example.com"], subject="after damage",
+                                                                   quota_dir=str(q)))]
+    for n, content in enumerate(["[]", '{"sent": 5}']):
+        state.write_text(content)
+        emu.reset()
+        proc, r = run_play(tmp_path, tasks, name=f"play{n}")
+        assert r["sent"]["messages"][0]["status"] == "sent", r["sent"]
+        assert [m["subject"] for m in emu.messages()] == ["after damage"]
+        assert "was damaged or not a state file of this collection" in proc.stdout + proc.stderr
+        assert json.loads(state.read_text())["sent"][0][1].startswith("<")
+    asides = sorted(p.name for p in q.iterdir() if ".corrupt-" in p.name)
+    assert len(asides) == 2 and all(oct(os.stat(q / a).st_mode & 0o777) == "0o600" for a in asides)
+    assert_no_secret(proc.stdout, proc.stderr)

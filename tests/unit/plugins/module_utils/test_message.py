@@ -161,3 +161,32 @@ def test_messages_from_params():
     assert messages_from_params({"flush_spool": True}, "ops@gmail.com") == []
     [single] = messages_from_params({"to": ["a@example.com"], "subject": "one"}, "ops@gmail.com")
     assert single.index is None
+
+
+@pytest.mark.parametrize("char", ["\x0b", "\x0c", "\x1c", "\x7f", "\x85", "\u2028", "\u2029", "\x00", "\r", "\n"])
+@pytest.mark.parametrize("where", ["subject", "header", "to", "attach"])
+def test_control_characters_are_refused_with_the_parameter_named(tmp_path, char, where):
+    spec = {"sender": "ops.alerts@gmail.com", "to": ["oncall@example.org"], "subject": "s", "body": "b"}
+    expected = {"subject": "subject", "header": "headers.X-Deploy", "to": "to[0]", "attach": "attach[0]"}[where]
+    if where == "subject":
+        spec["subject"] = f"deploy{char}done"
+    elif where == "header":
+        spec["headers"] = {"X-Deploy": f"v1{char}2"}
+    elif where == "to":
+        spec["to"] = [f"oncall{char}@example.org"]
+    else:
+        path = tmp_path / f"report{char}.txt"
+        try:
+            path.write_text("x")
+        except (OSError, ValueError):
+            pytest.skip("the file system refuses this name")
+        spec["attach"] = [str(path)]
+    with pytest.raises(MessageError) as err:
+        build_message(spec)
+    assert str(err.value).startswith(f"{expected} must not contain CR, LF, NUL or other control characters")
+    assert f"U+{ord(char):04X}" in str(err.value)
+
+
+def test_a_tab_in_the_subject_is_kept():
+    [prepared] = build_message({"sender": "ops.alerts@gmail.com", "to": ["oncall@example.org"], "subject": "a\tb"})
+    assert b"Subject: a\tb" in prepared.raw

@@ -64,13 +64,40 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
             pass
 
 
-def test_corrupt_file_is_replaced(tmp_path):
+@pytest.mark.parametrize("content", [
+    "{not json",                                   # not JSON
+    "",                                            # truncated to nothing
+    '{"sent": [[5.0, "<a@x>"]',                    # truncated
+    "[]",                                          # a list
+    '{"sent": 5}',                                 # a number where the list goes
+    '{"sent": [[5.0]]}',                           # an entry of the wrong length
+    '{"sent": [["5", "<a@x>"]]}',                  # a timestamp that is a string
+    '{"dedupe": []}',                              # a list where the mapping goes
+    '{"dedupe": {"k": 5}}',                        # a key without [time, id]
+    "\xff\xfe",                                  # not UTF-8
+])
+def test_a_state_file_of_the_wrong_shape_is_set_aside_and_sending_goes_on(tmp_path, content):
     path = tmp_path / "quota-a.json"
-    path.write_text("{not json")
-    with QuotaState(str(path), limit=3, now=10.0) as q:
+    path.write_bytes(content.encode("latin-1") if content.startswith("\xff") else content.encode())
+    path.chmod(0o644)
+    with QuotaState(str(path), limit=3, now=86400.0 * 365) as q:
         assert q.used == 0
-        q.reserve("<1@x>")
-    assert json.loads(path.read_text())["sent"] == [[10.0, "<1@x>"]]
+        q.reserve("<1@x>", "key")
+    assert json.loads(path.read_text())["sent"] == [[86400.0 * 365, "<1@x>"]]
+    [aside] = [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert aside.name == "quota-a.json.corrupt-19710101T000000"
+    assert stat.S_IMODE(aside.stat().st_mode) == 0o600
+    assert len(q.warnings) == 1 and str(path) in q.warnings[0] and aside.name in q.warnings[0]
+
+
+def test_check_mode_leaves_a_damaged_state_file_alone_and_warns(tmp_path):
+    path = tmp_path / "quota-a.json"
+    path.write_text("[]")
+    with QuotaState(str(path), limit=3, readonly=True) as q:
+        assert q.used == 0
+    assert path.read_text() == "[]"
+    assert not [p for p in tmp_path.iterdir() if ".corrupt-" in p.name]
+    assert "check mode ignores it" in q.warnings[0]
 
 
 def test_lock_serialises_concurrent_reservations(tmp_path):
