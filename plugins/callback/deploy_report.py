@@ -284,7 +284,9 @@ class CallbackModule(CallbackBase):
     def _send(self, msg, params):
         make_submitter = submitter_factory(params, params["security"], retries=self.get_option("retries"))
         account = params["username"] or msg.sender
-        [result], _stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"))
+        [result], stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"))
+        for warning in stats.get("warnings", []):
+            self._display.warning(f"deploy_report: {warning}")
         if result["status"] != "sent" or result["refused"]:
             error = result["error"] or {"message": "refused: " + "; ".join(result["refused"].values())}
             raise ReportNotSent(error["message"])
