@@ -89,7 +89,8 @@ derive() {
   context=$(mktemp -d "${TMPDIR:-/tmp}/mailops-image.XXXXXX")
   building=$context
   # The mirror only while building (packages outside the local repository), then the local one alone.
-  podman build --quiet --tag "localhost/$name:latest" --label "mailops.hash=$hash" -f - "$context" >/dev/null <<EOF_
+  # --network host: no podman network (its default one may clash with another podman root's).
+  podman build --quiet --network host --tag "localhost/$name:latest" --label "mailops.hash=$hash" -f - "$context" >/dev/null <<EOF_
 FROM localhost/$base:latest
 RUN echo "deb $mirror \$(. /etc/os-release && echo \$VERSION_CODENAME) main" >/etc/apt/sources.list.d/build.list \
  && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${packages//,/ } \
