@@ -303,8 +303,8 @@ def test_a_damaged_quota_file_is_set_aside_with_a_warning_and_mail_goes_out(gmai
     q = tmp_path / "q"
     q.mkdir(mode=0o700)
     state = q / "quota-ops.alerts@gmail.com.json"
-    tasks = [send("Send with a damaged quota file", "sent", conn(emu, to=["a@example.com"], subject="after damage",
-                                                                   quota_dir=str(q)))]
+    args = conn(emu, to=["a@example.com"], subject="after damage", quota_dir=str(q))
+    tasks = [send("Send with a damaged quota file", "sent", args)]
     for n, content in enumerate(["[]", '{"sent": 5}']):
         state.write_text(content)
         emu.reset()
