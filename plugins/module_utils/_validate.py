@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 
 # Pragmatic address check: local@domain.tld, no spaces, no angle brackets, one @.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
@@ -70,6 +71,7 @@ def resolve_security(port, security, param_names=("port", "security")):
 
 
 def check_readable_file(path, param):
+    """A CA bundle: readable, and holding at least one PEM certificate that OpenSSL loads."""
     if path is None:
         return None
     check_no_crlf(path, param)
@@ -79,5 +81,13 @@ def check_readable_file(path, param):
     except (OSError, UnicodeError) as exc:
         raise ParameterError(
             f"{param}={path} cannot be read ({exc.strerror or exc}): give a readable PEM CA bundle"
+        ) from None
+    try:
+        ssl.create_default_context(cafile=path)
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise ParameterError(
+            f"{param}={path} holds no certificate OpenSSL can load ({reason}): give a PEM CA bundle "
+            "(-----BEGIN CERTIFICATE----- blocks)"
         ) from None
     return path

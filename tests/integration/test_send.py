@@ -72,6 +72,8 @@ def test_bad_input_fails_clearly_before_connecting(gmail_emulator, tmp_path):
     emu = gmail_emulator
     many = [f"r{i}@example.com" for i in range(101)]
     ok = {"to": ["a@example.com"], "subject": "s", "body": "b"}
+    not_pem = tmp_path / "not-pem.crt"
+    not_pem.write_text("not a certificate\n")
     cases = {
         "empty_to": ({"to": [], "subject": "s"}, "to is empty: give at least one recipient"),
         "bad_address": ({"to": ["not-an-address"]}, "to[0]: 'not-an-address' is not an e-mail address"),
@@ -93,6 +95,10 @@ def test_bad_input_fails_clearly_before_connecting(gmail_emulator, tmp_path):
         "none_with_password": (dict(ok, security="none", port=2525), "security=none would send the credentials"),
         "no_credential": (dict(ok, password=None), "give one of password, access_token or oauth"),
         "flush_without_spool": ({"flush_spool": True}, "flush_spool needs spool_dir"),
+        "ca_not_pem": (dict(ok, ca_file=str(not_pem), dedupe_key="deploy-42"),
+                       f"ca_file={not_pem} holds no certificate OpenSSL can load"),
+        "vt_subject": (dict(ok, subject="a\x0bb"), "subject must not contain CR, LF, NUL or other control characters"),
+        "ls_subject": (dict(ok, subject="a\u2028b"), "(found U+2028; header injection refused)"),
     }
     tasks = [send(name, name, conn(emu, **dict({"quota_dir": str(tmp_path / "q")}, **args)))
              for name, (args, _expected) in cases.items()]
@@ -102,6 +108,10 @@ def test_bad_input_fails_clearly_before_connecting(gmail_emulator, tmp_path):
         assert expected in msg(results[name]), f"{name}: {msg(results[name])}"
     assert_no_secret(proc.stdout, proc.stderr)
     assert emu.sessions() == []  # nothing connected
+    # Refused before anything was reserved: the same message goes out once the input is right.
+    fixed = conn(emu, quota_dir=str(tmp_path / "q"), dedupe_key="deploy-42", **ok)
+    proc, again = run_play(tmp_path, [send("Fixed", "fixed", fixed)], name="fixed")
+    assert again["fixed"]["messages"][0]["status"] == "sent"
 
 
 def _message_rounds(session):

@@ -2,6 +2,7 @@
 # Copyright: mailops.gmail contributors
 from __future__ import annotations
 
+import certifi
 import pytest
 
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
@@ -94,9 +95,20 @@ def test_bad_ports(value):
 
 def test_readable_file(tmp_path):
     bundle = tmp_path / "ca.pem"
-    bundle.write_text("x")
+    bundle.write_bytes(open(certifi.where(), "rb").read())
     assert check_readable_file(str(bundle), "ca_file") == str(bundle)
     assert check_readable_file(None, "ca_file") is None
     for bad in (tmp_path / "missing.pem", tmp_path):
         with pytest.raises(ParameterError, match="^ca_file=.* cannot be read"):
             check_readable_file(str(bad), "ca_file")
+
+
+@pytest.mark.parametrize("content", [b"x", b"", b"-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+                                     b"\x30\x82\x01\x0a\x02"])
+def test_a_ca_file_without_a_pem_certificate_is_named(tmp_path, content):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_bytes(content)
+    with pytest.raises(ParameterError) as err:
+        check_readable_file(str(bundle), "ca_file")
+    assert str(err.value).startswith(f"ca_file={bundle} holds no certificate OpenSSL can load")
+    assert "PEM CA bundle" in str(err.value)
