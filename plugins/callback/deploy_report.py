@@ -69,10 +69,10 @@ options:
       - name: MAILOPS_GMAIL_REPORT_USERNAME
   password:
     description:
-      - The app password. Only from the environment, never from C(ansible.cfg).
+      - The app password. Only from the environment variable E(MAILOPS_GMAIL_REPORT_PASSWORD), never from
+        C(ansible.cfg). The callback reads the variable itself rather than declaring it as this option's source,
+        so C(ansible-config dump) never prints it.
     type: str
-    env:
-      - name: MAILOPS_GMAIL_REPORT_PASSWORD
   password_file:
     description:
       - A file holding the app password (first line). Refused, with a warning, unless its mode is 0600 or stricter.
@@ -82,10 +82,8 @@ options:
     env:
       - name: MAILOPS_GMAIL_REPORT_PASSWORD_FILE
   access_token:
-    description: An OAuth 2.0 access token for XOAUTH2. Only from the environment.
+    description: An OAuth 2.0 access token for XOAUTH2. Only from E(MAILOPS_GMAIL_REPORT_ACCESS_TOKEN), as O(password).
     type: str
-    env:
-      - name: MAILOPS_GMAIL_REPORT_ACCESS_TOKEN
   oauth_client_id:
     description: OAuth client ID; with O(oauth_client_secret) and O(oauth_refresh_token) a fresh token is fetched.
     type: str
@@ -94,15 +92,11 @@ options:
     env:
       - name: MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_ID
   oauth_client_secret:
-    description: OAuth client secret. Only from the environment.
+    description: OAuth client secret. Only from E(MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_SECRET), read like O(password).
     type: str
-    env:
-      - name: MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_SECRET
   oauth_refresh_token:
-    description: OAuth refresh token. Only from the environment.
+    description: OAuth refresh token. Only from E(MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN), read like O(password).
     type: str
-    env:
-      - name: MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN
   oauth_token_uri:
     description: The OAuth token endpoint.
     type: str
@@ -192,6 +186,15 @@ from ansible_collections.mailops.gmail.plugins.module_utils._submission import d
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import resolve_security
 
 HIDDEN = "(hidden: no_log)"
+# Secrets are read from the environment here, not declared as the options' sources, because
+# `ansible-config dump` prints every declared source's value.
+SECRET_ENV = {"password": "MAILOPS_GMAIL_REPORT_PASSWORD", "access_token": "MAILOPS_GMAIL_REPORT_ACCESS_TOKEN",
+              "oauth_client_secret": "MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_SECRET",
+              "oauth_refresh_token": "MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN"}
+
+
+def _secret(name):
+    return os.environ.get(SECRET_ENV[name]) or None
 
 
 class ReportNotSent(Exception):
@@ -266,12 +269,12 @@ class CallbackModule(CallbackBase):
         security = resolve_security(port, self.get_option("security"))
         params = {"username": self.get_option("username"), "host": self.get_option("host"), "port": port,
                   "ca_file": self.get_option("ca_file"), "timeout": self.get_option("timeout"), "ehlohost": None,
-                  "security": security, "password": self.get_option("password") or self._secret_from_file(),
-                  "access_token": self.get_option("access_token"), "oauth": None}
-        if self.get_option("oauth_refresh_token"):
+                  "security": security, "password": _secret("password") or self._secret_from_file(),
+                  "access_token": _secret("access_token"), "oauth": None}
+        if _secret("oauth_refresh_token"):
             params["oauth"] = {"client_id": self.get_option("oauth_client_id"),
-                               "client_secret": self.get_option("oauth_client_secret"),
-                               "refresh_token": self.get_option("oauth_refresh_token"),
+                               "client_secret": _secret("oauth_client_secret"),
+                               "refresh_token": _secret("oauth_refresh_token"),
                                "token_uri": self.get_option("oauth_token_uri")}
         has_secret = params["password"] or params["access_token"] or params["oauth"]
         if security == "none" and has_secret:

@@ -40,14 +40,37 @@ class Display:
         self.lines.append(text)
 
 
+class Options(dict):
+    """The callback's options; the secrets go to the environment, where the callback reads them."""
+
+    def __init__(self, monkeypatch, values):
+        super().__init__()
+        self.monkeypatch = monkeypatch
+        self.update(values)
+
+    def __setitem__(self, key, value):
+        if key in deploy_report.SECRET_ENV:
+            env = deploy_report.SECRET_ENV[key]
+            if value is None:
+                self.monkeypatch.delenv(env, raising=False)
+            else:
+                self.monkeypatch.setenv(env, value)
+        super().__setitem__(key, value)
+
+    def update(self, values):
+        for key, value in values.items():
+            self[key] = value
+
+
 @pytest.fixture
-def callback(tmp_path):
+def callback(tmp_path, monkeypatch):
     cb = deploy_report.CallbackModule()
     cb._display = Display()
     options = {"when": "always", "subject": None, "to": ["dev@example.com"], "sender": None,
                "username": "ops.alerts@gmail.com", "password": None, "password_file": None, "access_token": None,
                "oauth_refresh_token": None, "host": "127.0.0.1", "port": 1, "security": "starttls", "ca_file": None,
                "timeout": 1, "retries": 0, "spool_dir": str(tmp_path / "spool"), "quota_dir": str(tmp_path / "q")}
+    options = Options(monkeypatch, options)
     cb.get_option = options.get
     cb.options = options
     return cb
@@ -112,3 +135,12 @@ def test_password_file_mode(callback, tmp_path):
         callback._secret_from_file()
     secret.chmod(0o600)
     assert callback._secret_from_file() == "abcdefghijklmnop"
+
+
+def test_secrets_come_from_the_environment_only(callback, monkeypatch):
+    """ansible-config dump prints the values of declared option sources, so secrets have none."""
+    for name, env in deploy_report.SECRET_ENV.items():
+        assert f"name: {env}\n" not in deploy_report.DOCUMENTATION, name
+        assert env in deploy_report.DOCUMENTATION, name
+    monkeypatch.setenv("MAILOPS_GMAIL_REPORT_PASSWORD", "abcdefghijklmnop")
+    assert deploy_report._secret("password") == "abcdefghijklmnop"
