@@ -235,8 +235,10 @@ def _add_headers(msg, headers, param):
     for name, value in headers.items():
         if not isinstance(name, str) or not _HEADER_NAME_RE.match(name):
             raise MessageError(f"{param}: {name!r} is not a valid header name")
-        if name.lower() in _RESERVED_HEADERS:
-            raise MessageError(f"{param}: {name} is set by the module; use the matching option instead")
+        if name.lower() in _RESERVED_HEADERS or name.lower().startswith("content-"):
+            # Content-* headers describe the MIME body the module builds; a user value would be dropped.
+            raise MessageError(f"{param}: {name} is set by the module; use the matching option instead "
+                               "(body, html_body, attach, charset)")
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise MessageError(f"{param}.{name} must be a string")
         msg[name] = check_no_crlf(str(value), f"{param}.{name}")

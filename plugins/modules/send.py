@@ -76,8 +76,8 @@ options:
     elements: path
   headers:
     description:
-      - Extra header fields, name to value. Headers the module builds itself (From, To, Subject, Message-ID, ...)
-        are refused; use the options.
+      - Extra header fields, name to value. Headers the module builds itself (From, To, Subject, Message-ID,
+        MIME-Version and every C(Content-*) header, ...) are refused; use the options.
     type: dict
   charset:
     description: Character set of the text parts.

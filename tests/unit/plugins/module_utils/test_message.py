@@ -190,3 +190,11 @@ def test_control_characters_are_refused_with_the_parameter_named(tmp_path, char,
 def test_a_tab_in_the_subject_is_kept():
     [prepared] = build_message({"sender": "ops.alerts@gmail.com", "to": ["oncall@example.org"], "subject": "a\tb"})
     assert b"Subject: a\tb" in prepared.raw
+
+
+@pytest.mark.parametrize("name", ["Content-Disposition", "content-type", "Content-Transfer-Encoding",
+                                  "Content-ID", "MIME-Version"])
+def test_content_headers_are_refused_not_dropped(name):
+    spec = {"sender": "ops.alerts@gmail.com", "to": ["oncall@example.org"], "headers": {name: "attachment"}}
+    with pytest.raises(MessageError, match=f"^headers: {name} is set by the module"):
+        build_message(spec)
