@@ -48,7 +48,8 @@ options:
     default: 300
   cache_dir:
     description:
-      - Directory for cached tokens (mode 0700, files 0600, named by a hash of the client and the refresh token).
+      - Directory for cached tokens (mode 0700, files 0600, named by a hash of the token URI, client ID, client
+        secret and refresh token).
       - The file cache shares tokens between the forks of one run and between runs; set to an empty
         string to keep tokens in memory only.
     type: str
@@ -97,7 +98,8 @@ _MEMORY = {}
 
 
 def _cache_key(oauth):
-    material = "\0".join(oauth[key] for key in ("token_uri", "client_id", "refresh_token"))
+    # Every part of the credential: a token cached for the right client secret must not hide a wrong one.
+    material = "\0".join(oauth[key] for key in ("token_uri", "client_id", "client_secret", "refresh_token"))
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
