@@ -40,7 +40,9 @@ def write(spool_dir, raw, sender, recipients, message_id, dedupe_key=None):
     if dedupe_key:
         envelope += _KEY + dedupe_key.encode("utf-8") + b"\r\n"
     stem = message_id.strip("<>").replace("/", "_")
-    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{stem}.eml"
+    # UTC time to the nanosecond, fixed width: names sort oldest first, also within one second.
+    now = time.time_ns()
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{stem}.eml"
     try:
         fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=".eml")
         with os.fdopen(fd, "wb") as handle:

@@ -45,3 +45,14 @@ def test_unwritable_spool_dir(tmp_path):
     blocker.write_text("x")
     with pytest.raises(_spool.SpoolError, match="spool_dir: cannot create"):
         _spool.write(str(blocker / "sub"), RAW, "a@example.com", ["b@example.com"], "<abc@example.com>")
+
+
+def test_entries_are_oldest_first_within_one_second(tmp_path, monkeypatch):
+    spool = str(tmp_path / "spool")
+    clock = iter([1_700_000_000_900_000_000, 1_700_000_000_000_000_001, 1_700_000_000_000_000_000])
+    monkeypatch.setattr(_spool.time, "time_ns", lambda: next(clock))
+    # Message-IDs chosen so that sorting by them alone would give the wrong order.
+    paths = [_spool.write(spool, RAW, "a@example.com", ["b@example.com"], f"<{mid}@example.com>")
+             for mid in ("a", "b", "c")]
+    assert _spool.entries(spool) == [paths[2], paths[1], paths[0]]
+    assert os.path.basename(paths[2]).startswith("20231114T221320.000000000-")
