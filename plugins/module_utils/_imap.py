@@ -35,7 +35,8 @@ class ImapClient(Session):
 
     def authenticate(self, username, password=None, access_token=None):
         """LOGIN with an app password or AUTHENTICATE XOAUTH2 with a token; return the mechanism."""
-        self._start_auth(password, access_token)
+        self._start_auth(password, access_token,
+                         encoded=[xoauth2_initial_response(username, access_token)] if access_token else ())
         if access_token:
             mechanism = "XOAUTH2"
             initial = xoauth2_initial_response(username, access_token)

@@ -21,7 +21,8 @@ class PopClient(Session):
 
     def authenticate(self, username, password=None, access_token=None):
         """USER/PASS with an app password or AUTH XOAUTH2 with a token; return the mechanism."""
-        self._start_auth(password, access_token)
+        self._start_auth(password, access_token,
+                         encoded=[xoauth2_initial_response(username, access_token)] if access_token else ())
         if access_token:
             mechanism = "XOAUTH2"
             reply = self.command(f"AUTH XOAUTH2 {xoauth2_initial_response(username, access_token)}", "auth")

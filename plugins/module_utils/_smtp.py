@@ -85,7 +85,9 @@ class SmtpClient(Session):
         """AUTH with an app password (PLAIN, else LOGIN) or an access token (XOAUTH2); return the mechanism."""
         if bool(password) == bool(access_token):
             raise ValueError("give exactly one of password and access_token")
-        self._start_auth(password, access_token)
+        self._start_auth(password, access_token, encoded=(
+            [xoauth2_initial_response(username, access_token)] if access_token
+            else [_b64(chr(0) + username + chr(0) + password), _b64(password)]))
         mechanism = (mechanism or self.choose_mechanism(password, access_token)).upper()
         if mechanism == "XOAUTH2":
             reply = self.command(f"AUTH XOAUTH2 {xoauth2_initial_response(username, access_token)}", stage="auth")

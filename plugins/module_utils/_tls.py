@@ -162,13 +162,16 @@ class Session:
     def set_deadline(self, seconds):
         self.transport.set_deadline(seconds)
 
-    def _start_auth(self, *secrets):
-        """Refuse to send a credential in plaintext; remember the secrets to redact from errors."""
+    def _start_auth(self, *secrets, encoded=()):
+        """Refuse to send a credential in plaintext; remember the secrets to redact from errors.
+
+        `encoded` are the forms the secrets take on the wire (base64 AUTH blobs), which a server may echo.
+        """
         if not self.transport.encrypted:
             raise GmailError.new(
                 "tls", "refusing to send credentials over an unencrypted connection", self.endpoint, "auth"
             )
-        self._secrets = tuple(s for s in secrets if s)
+        self._secrets = tuple(s for s in secrets + tuple(encoded) if s)
 
     def _fail(self, reply, stage, mechanism=None):
         raise GmailError.of(reply, self.endpoint, stage, mechanism=mechanism, secrets=self._secrets)

@@ -164,6 +164,25 @@ def test_smtp_auth_login_when_plain_is_not_offered():
     assert err.value.category == "app_password_required"
 
 
+@pytest.mark.parametrize("mechanism, echoed", [
+    ("PLAIN", lambda: base64.b64encode(f"\0{USER}\0{APP_PASSWORD}".encode()).decode()),
+    ("LOGIN", lambda: base64.b64encode(APP_PASSWORD.encode()).decode()),
+    ("XOAUTH2", lambda: xoauth2_initial_response(USER, TOKEN)),
+])
+def test_a_reply_that_echoes_the_auth_blob_is_redacted(mechanism, echoed):
+    client = smtp("tls")
+    blob = echoed()
+    login = ["334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6"] if mechanism == "LOGIN" else []
+    scripted(client, ["220 hi", "250-mx", "250 AUTH PLAIN LOGIN XOAUTH2", *login,
+                      f"535 5.7.8 Bad credentials in {blob} refused"])
+    client.connect()
+    secret = {"access_token": TOKEN} if mechanism == "XOAUTH2" else {"password": APP_PASSWORD}
+    with pytest.raises(GmailError) as err:
+        client.authenticate(USER, mechanism=mechanism, **secret)
+    assert blob not in str(err.value) and blob not in str(err.value.classification)
+    assert "********" in str(err.value)
+
+
 def test_smtp_greeting_421_is_temporary():
     client = smtp("tls")
     scripted(client, ["421 4.7.0 Try again later, closing connection."])
