@@ -80,6 +80,7 @@ class Submitter:
         self.stopped = None  # classification that ended the batch early
         self.client = None
         self.pipelining = False
+        self.eightbitmime = False
         self.size_limit = None
         self._open_error = None
 
@@ -95,6 +96,7 @@ class Submitter:
             client.authenticate(**self.credentials)
         ext = {k.upper(): v for k, v in (client.extensions or {}).items()}
         self.pipelining = "PIPELINING" in ext
+        self.eightbitmime = "8BITMIME" in ext
         size = ext.get("SIZE")
         size = size[0] if isinstance(size, (list, tuple)) and size else size
         self.size_limit = int(size) if size and str(size).isdigit() and int(size) > 0 else None
@@ -122,6 +124,8 @@ class Submitter:
         Raises GmailError for a failure of the whole transaction, _Unknown after the dot."""
         c = self.client
         mail = f"MAIL FROM:<{msg.sender}>" + (f" SIZE={msg.size}" if self.size_limit else "")
+        if self.eightbitmime and any(byte > 0x7F for byte in msg.raw):
+            mail += " BODY=8BITMIME"  # RFC 6152: an 8-bit body must be declared
         rcpt_lines = [f"RCPT TO:<{r}>" for r in rcpts]
         if self.pipelining:
             c.send_raw(("\r\n".join([mail] + rcpt_lines + ["DATA"]) + "\r\n").encode("ascii"))

@@ -21,8 +21,9 @@ def reply(text):
 class FakeServer:
     """Counts what a real server would see. faults: {(stage, nth): 'drop' | 'silent' | 'NNN text'}."""
 
-    def __init__(self, pipelining=True, size=None, faults=None):
+    def __init__(self, pipelining=True, size=None, faults=None, eightbit=False):
         self.pipelining, self.size, self.faults = pipelining, size, dict(faults or {})
+        self.eightbit, self.mail_lines = eightbit, []
         self.connections = self.auths = 0
         self.counts = {}
         self.delivered = []  # (message-id line, recipients)
@@ -52,7 +53,8 @@ class FakeClient:
         if self.dead or f:
             raise GmailError.of(f or EOFError(), "fake:587", "greeting")
         self.extensions = {"AUTH": "PLAIN", **({"PIPELINING": ""} if self.server.pipelining else {}),
-                           **({"SIZE": str(self.server.size)} if self.server.size else {})}
+                           **({"SIZE": str(self.server.size)} if self.server.size else {}),
+                           **({"8BITMIME": ""} if self.server.eightbit else {})}
 
     def authenticate(self, username, password=None, access_token=None):
         self.server.auths += 1
@@ -87,6 +89,7 @@ class FakeClient:
             self.closing = bool(f) and f.code == 421
             if verb == "MAIL":
                 self.rcpts, self.mail_ok = [], f is None
+                self.server.mail_lines.append(line)
             elif verb in ("RCPT", "DATA") and not self.mail_ok:
                 f = f or reply("503 5.5.1 MAIL first")
             elif verb == "RSET":
@@ -264,3 +267,19 @@ def test_message_over_server_size_is_not_sent():
 def test_backoff_and_dot_stuffing():
     assert [backoff(n, 1, 5) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
     assert stuff(b"a\r\n.b\r\n..c") == b"a\r\n..b\r\n...c\r\n.\r\n"
+
+
+@pytest.mark.parametrize("eightbit, body, declared", [
+    (True, "Grüße aus dem Rechenzentrum", True),
+    (True, "plain ASCII", False),
+    (False, "plain ASCII", False),
+])
+def test_an_8bit_body_is_declared_with_body_8bitmime(eightbit, body, declared):
+    server = FakeServer(size=35882577, eightbit=eightbit)
+    sub, _sleeps = submitter(server)
+    [msg] = build_message({"to": "a@example.com", "subject": "s", "body": body}, default_sender="ops.alerts@gmail.com")
+    assert declared == any(b > 0x7F for b in msg.raw)
+    [out] = sub.send_all([msg])
+    assert out["status"] == "sent"
+    [line] = server.mail_lines
+    assert line.endswith(" BODY=8BITMIME") == declared and f"SIZE={msg.size}" in line
