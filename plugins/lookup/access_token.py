@@ -92,6 +92,7 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_oauth
+from ansible_collections.mailops.gmail.plugins.module_utils._quota import private_dirs
 
 KEYS = ("client_id", "client_secret", "refresh_token", "token_uri")
 _MEMORY = {}
@@ -112,7 +113,7 @@ def _read_file(path):
 
 
 def _write_file(directory, name, entry):
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    private_dirs(directory)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # mkstemp creates the file 0600
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -24,6 +24,21 @@ class QuotaError(Exception):
     """State file problems and quota refusals; the text names the parameter and the fix."""
 
 
+def private_dirs(path):
+    """os.makedirs with mode 0700 for every directory it creates, not only the last one, so that
+    ~/.ansible/mailops_gmail is private also when one of its subdirectories is made first."""
+    path = os.path.abspath(path)
+    missing = []
+    while not os.path.isdir(path) and os.path.dirname(path) != path:
+        missing.append(path)
+        path = os.path.dirname(path)
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+
+
 def state_path(directory, account):
     safe = re.sub(r"[^A-Za-z0-9@._-]", "_", account)
     return os.path.join(os.path.expanduser(directory or DEFAULT_DIR), f"quota-{safe}.json")
@@ -61,7 +76,7 @@ class QuotaState:
         directory = os.path.dirname(self.path)
         try:
             if not self.readonly:
-                os.makedirs(directory, mode=0o700, exist_ok=True)
+                private_dirs(directory)
                 self._lock = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._lock, fcntl.LOCK_EX)
                 if not os.access(directory, os.W_OK):

@@ -14,6 +14,8 @@ import os
 import tempfile
 import time
 
+from ansible_collections.mailops.gmail.plugins.module_utils._quota import private_dirs
+
 _FROM = b"X-Mailops-Envelope-From: "
 _TO = b"X-Mailops-Envelope-To: "
 _KEY = b"X-Mailops-Dedupe-Key: "
@@ -26,7 +28,7 @@ class SpoolError(Exception):
 def _prepare_dir(spool_dir):
     path = os.path.expanduser(spool_dir)
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        private_dirs(path)
     except OSError as exc:
         raise SpoolError(f"spool_dir: cannot create {path}: {exc.strerror or exc}") from None
     return path

@@ -56,3 +56,14 @@ def test_entries_are_oldest_first_within_one_second(tmp_path, monkeypatch):
              for mid in ("a", "b", "c")]
     assert _spool.entries(spool) == [paths[2], paths[1], paths[0]]
     assert os.path.basename(paths[2]).startswith("20231114T221320.000000000-")
+
+
+def test_every_directory_the_spool_creates_is_private(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    old = os.umask(0o022)  # the usual umask: a plain os.makedirs would make the parents 0755
+    try:
+        _spool.write("~/.ansible/mailops_gmail/reports", RAW, "a@example.com", ["b@example.com"], "<m@example.com>")
+    finally:
+        os.umask(old)
+    for part in (".ansible", ".ansible/mailops_gmail", ".ansible/mailops_gmail/reports"):
+        assert stat.S_IMODE(os.stat(tmp_path / part).st_mode) == 0o700, part
