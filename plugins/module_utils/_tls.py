@@ -3,7 +3,9 @@
 """Verified TLS and a line-oriented socket transport shared by the SMTP, IMAP and POP clients.
 
 Every socket operation is bounded by the per-operation timeout and, when set, by a deadline
-for the whole session, so a silent server costs at most `timeout` seconds.
+for the whole session, so a silent server costs at most `timeout` seconds. The answer to what was
+last sent (the greeting after connecting) must also arrive whole within `timeout`: a server that
+trickles a byte at a time cannot keep a client waiting past it.
 """
 
 from __future__ import annotations
@@ -65,18 +67,22 @@ class Transport:
         self._buffer = b""
         self._awaiting = False
         self._deadline = None
+        self._answer_by = None  # the replies to the last flight must be complete by then
 
     def set_deadline(self, seconds):
         """Bound the rest of the session to `seconds` in total (None: only per operation)."""
         self._deadline = None if seconds is None else time.monotonic() + seconds
 
-    def _op_timeout(self):
-        if self._deadline is None:
-            return self.timeout
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise socket.timeout("session deadline reached")
-        return min(self.timeout, remaining)
+    def _op_timeout(self, answer=False):
+        limits = [self.timeout]
+        for deadline, what in ((self._deadline, "session deadline reached"),
+                               (self._answer_by if answer else None, "no complete reply within the timeout")):
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout(what)
+                limits.append(remaining)
+        return min(limits)
 
     @property
     def encrypted(self):
@@ -91,6 +97,7 @@ class Transport:
             self.sock = socket.create_connection((self.host, self.port), timeout=self._op_timeout())
         except (OSError, ValueError) as exc:
             raise GmailError.of(exc, self.endpoint, "connect") from None
+        self._answer_by = time.monotonic() + self.timeout  # the greeting
         if implicit_tls:
             self.start_tls()
 
@@ -114,6 +121,7 @@ class Transport:
         except OSError as exc:
             raise GmailError.of(exc, self.endpoint, stage) from None
         self._awaiting = True
+        self._answer_by = time.monotonic() + self.timeout
 
     def readline(self, stage="connect"):
         """One line without CRLF, as text (UTF-8, undecodable bytes replaced)."""
@@ -124,7 +132,7 @@ class Transport:
             if len(self._buffer) > MAX_LINE:
                 raise GmailError.new("protocol", f"reply line longer than {MAX_LINE} bytes", self.endpoint, stage)
             try:
-                self.sock.settimeout(self._op_timeout())
+                self.sock.settimeout(self._op_timeout(answer=True))
                 chunk = self.sock.recv(16384)
             except (OSError, ValueError) as exc:
                 raise GmailError.of(exc, self.endpoint, stage) from None

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
+import threading
+import time
 
-from test_send import assert_no_secret, control, run_play
+from test_send import assert_no_secret, conn, control, run_play, send
 
 SECRET_ARG = "s3cr3t-deploy-argument"  # appears only in module arguments and under no_log
 
@@ -90,4 +93,46 @@ def test_world_readable_password_file_is_refused(gmail_emulator, tmp_path):
     proc, _registered = run_play(tmp_path, TASKS[:1], env=env, name="again")
     [message] = emu.messages()
     assert message["subject"].startswith("[CHANGED] playbook.yml")
+    assert_no_secret(proc.stdout, proc.stderr)
+
+
+def trickling_server(seconds=60):
+    """127.0.0.1: accepts, then sends an SMTP greeting one byte a second (never a whole reply in time)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    listener.settimeout(seconds)
+
+    def run():
+        try:
+            conn, _peer = listener.accept()
+        except OSError:
+            return
+        with conn:
+            try:
+                for byte in b"220-smtp.gmail.com ESMTP " * 10:
+                    conn.sendall(bytes([byte]))
+                    time.sleep(1)
+            except OSError:
+                pass  # the client gave up
+        listener.close()
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener.getsockname()[1]
+
+
+def test_a_trickling_server_ends_send_and_the_callback_within_three_timeouts(gmail_emulator, tmp_path):
+    """timeout 3, retries 0: the module and the report each give up within 3 x timeout (plus Ansible's start)."""
+    emu = gmail_emulator
+    args = conn(emu, port=trickling_server(), to=["a@example.com"], subject="slow", timeout=3, retries=0,
+                quota_dir=str(tmp_path / "q"))
+    started = time.monotonic()
+    proc, r = run_play(tmp_path, [send("Send to a trickling server", "slow", args)],
+                       env=env_for(emu, tmp_path, MAILOPS_GMAIL_REPORT_PORT=str(trickling_server()),
+                                   MAILOPS_GMAIL_REPORT_WHEN="always"))
+    elapsed = time.monotonic() - started
+    assert r["slow"]["failed"] and r["slow"]["messages"][0]["error"]["category"] == "timeout", r["slow"]
+    assert "the report mail was not sent" in proc.stdout + proc.stderr
+    # Two sessions of at most 3 x 3 s each, and Ansible's own start-up (a few seconds on a busy machine).
+    assert elapsed < 2 * 9 + 10, elapsed
     assert_no_secret(proc.stdout, proc.stderr)

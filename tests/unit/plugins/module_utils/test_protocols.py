@@ -310,6 +310,25 @@ def test_deadline_bounds_a_slow_dribbling_server():
     assert time.monotonic() - started < 1.3
 
 
+@pytest.mark.parametrize("trickle", [b"220 smtp.gmail.com ESMTP ready\r\n", b"220-hi\r\n" * 40])
+def test_a_trickling_server_is_cut_off_after_timeout_without_a_session_deadline(trickle):
+    """One byte every 0.1 s: no single read waits `timeout`, but the reply must be whole within it."""
+    def trickle_out(conn):
+        try:
+            for byte in trickle:
+                conn.sendall(bytes([byte]))
+                time.sleep(0.1)
+        except OSError:
+            pass  # the client hung up
+
+    client = SmtpClient("127.0.0.1", serve_once(trickle_out), "starttls", timeout=0.6)
+    started = time.monotonic()
+    with pytest.raises(GmailError) as err:
+        client.connect()
+    assert err.value.category == "timeout", err.value
+    assert time.monotonic() - started < 1.2
+
+
 def test_starttls_response_injection_is_refused():
     def inject(conn):
         conn.sendall(b"220 hi\r\n")
