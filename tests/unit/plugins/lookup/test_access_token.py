@@ -79,7 +79,7 @@ def test_file_cache_is_private_and_shared_across_processes(refreshes, tmp_path):
 def test_a_wrong_client_secret_is_not_hidden_by_a_cached_token(refreshes, tmp_path):
     cache = tmp_path / "tokens"
     assert lookup(cache_dir=str(cache), **OAUTH) == ["ya29.token-1"]
-    wrong = dict(OAUTH, client_secret="not-the-secret")
+    wrong = {**OAUTH, "client_secret": "not-the-secret"}
     assert lookup(cache_dir=str(cache), **wrong) == ["ya29.token-2"]  # asked the endpoint, which would refuse it
     assert len(refreshes) == 2 and len(list(cache.iterdir())) == 2
 
