@@ -42,8 +42,12 @@ SWITCHES = {
     "token_lifetime": 3599,  # expires_in of tokens issued by POST /token
     "imap_enabled": True,  # global IMAP access switch (accounts may also set "imap": false)
     "pop_enabled": True,  # global POP access switch (accounts may also set "pop": false)
+    "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
+    "sent_mail_folder": "[Gmail]/Sent Mail",  # the \Sent folder's name (localised accounts differ)
 }
-_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime"}
+_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay"}
+_STRINGS = {"sent_mail_folder"}
+_FLOATS = {"delay", "sent_mail_delay"}
 _FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
 
@@ -58,6 +62,8 @@ def check_switches(values: dict) -> dict:
     for name, value in values.items():
         if name not in SWITCHES:
             raise ConfigError(f"unknown emulator switch {name!r}; use one of: {', '.join(sorted(SWITCHES))}")
+        if name in _STRINGS and (not isinstance(value, str) or not value.strip() or '"' in value):
+            raise ConfigError(f"switch {name!r} must be a folder name without double quotes, got {value!r}")
         if name in _FLAGS and not isinstance(value, bool):
             raise ConfigError(f"switch {name!r} must be true or false, got {value!r}")
         if name in _NUMBERS:
@@ -66,7 +72,7 @@ def check_switches(values: dict) -> dict:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"switch {name!r} must be a number >= 0, got {value!r}")
-            value = float(value) if name == "delay" else int(value)
+            value = float(value) if name in _FLOATS else int(value)
         out[name] = value
     return out
 

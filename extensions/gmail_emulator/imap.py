@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""imap.gmail.com:993 role: enough IMAP4rev1 for a login check and a clean logout."""
+"""imap.gmail.com:993 role: login, LIST with special-use flags, SELECT/EXAMINE, SEARCH and LOGOUT."""
 from __future__ import annotations
 
 import re
 
+from . import mailbox
 from . import state as st
 from .lines import ABORTED, LineSession, serve
 
@@ -70,10 +71,20 @@ class ImapSession(LineSession):
             self.rec["closed_by"] = "logout"
             await self.flight.release(self.writer)
             await self.hang(False)
-        elif command in ("SELECT", "EXAMINE") and self.rec["auth_result"] == st.OK:
-            await self.select(tag, command)
-        elif command in ("SELECT", "EXAMINE"):
+        elif command in ("LIST", "SELECT", "EXAMINE", "UID", "SEARCH", "CLOSE", "UNSELECT") \
+                and self.rec["auth_result"] != st.OK:
             await self.reply(f"{tag} BAD Command received in Invalid state.")
+        elif command == "LIST":
+            await self.list(tag, args)
+        elif command in ("SELECT", "EXAMINE"):
+            await self.select(tag, command, args)
+        elif command in ("SEARCH", "UID") and self.selected is None:
+            await self.reply(f"{tag} BAD Command received in Invalid state.")
+        elif command == "SEARCH" or (command == "UID" and args.upper().startswith("SEARCH ")):
+            await self.search(tag, args.split(" ", 1)[1] if command == "UID" else args, by_uid=command == "UID")
+        elif command in ("CLOSE", "UNSELECT"):
+            self.selected = None
+            await self.reply(f"{tag} OK Returned to authenticated state. (Success)")
         else:
             await self.reply(f"{tag} BAD Unknown command {self.sid}")
 
@@ -97,15 +108,52 @@ class ImapSession(LineSession):
         else:
             await self.reply(f"{tag} {FAILED[result]}")
 
-    async def select(self, tag: str, command: str) -> None:
-        for line in ("* FLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing)",
-                     "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing "
-                     "\\*)] Flags permitted.",
-                     "* OK [UIDVALIDITY 1] UIDs valid.", "* 0 EXISTS", "* 0 RECENT",
-                     "* OK [UIDNEXT 1] Predicted next UID.", "* OK [HIGHESTMODSEQ 1]"):
+    # -- mailbox -------------------------------------------------------------------------
+    selected = None  # folder name while a folder is selected
+
+    def folder(self, name: str):
+        records = self.state.recorder.read("messages")
+        return mailbox.contents(records, self.rec["auth_user"], name, self.state.get("sent_mail_folder"),
+                                self.state.get("sent_mail_delay"))
+
+    async def list(self, tag: str, args: str) -> None:
+        words = arguments(args)
+        if len(words) != 2:
+            await self.reply(f"{tag} BAD Could not parse command")
+            return
+        for flags, name in mailbox.listing(self.state.get("sent_mail_folder"), words[0] + words[1]):
+            await self.reply(f'* LIST ({flags}) "/" "{name}"')
+        await self.reply(f"{tag} OK Success")
+
+    async def select(self, tag: str, command: str, args: str) -> None:
+        words = arguments(args)
+        messages = self.folder(words[0]) if len(words) == 1 else None
+        if messages is None:
+            self.selected = None
+            name = words[0] if words else args
+            await self.reply(f"{tag} NO [NONEXISTENT] Unknown Mailbox: {name} (now in authenticated state) (Failure)")
+            return
+        self.selected = "INBOX" if words[0].upper() == "INBOX" else words[0]
+        uidnext = max([m["seq"] for m in messages], default=0) + 1
+        flags = "\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing"
+        for line in (f"* FLAGS ({flags})", f"* OK [PERMANENTFLAGS ({flags} \\*)] Flags permitted.",
+                     f"* OK [UIDVALIDITY {self.state.generation + 1}] UIDs valid.", f"* {len(messages)} EXISTS",
+                     "* 0 RECENT", f"* OK [UIDNEXT {uidnext}] Predicted next UID.", "* OK [HIGHESTMODSEQ 1]"):
             await self.reply(line)
         mode = "READ-ONLY" if command == "EXAMINE" else "READ-WRITE"
-        await self.reply(f"{tag} OK [{mode}] INBOX selected. (Success)")
+        await self.reply(f"{tag} OK [{mode}] {self.selected} selected. (Success)")
+
+    async def search(self, tag: str, args: str, by_uid: bool) -> None:
+        """SEARCH / UID SEARCH over the selected folder as it is now (new mail shows without NOOP)."""
+        try:
+            match = mailbox.matcher(arguments(args))
+        except mailbox.SearchError:
+            await self.reply(f"{tag} BAD Could not parse command")
+            return
+        messages = self.folder(self.selected) or []
+        found = [str(m["seq"] if by_uid else n) for n, m in enumerate(messages, 1) if match(m)]
+        await self.reply(" ".join(["* SEARCH"] + found))
+        await self.reply(f"{tag} OK SEARCH completed (Success)")
 
 
 async def start(state, host: str, port: int, tls_context):

@@ -73,6 +73,10 @@ class Recorder:
                 write_bytes(self.path(kind, f"{record['id']}.eml"), raw)
             write_json(self.path(kind, f"{record['id']}.json"), record)
 
+    def read(self, kind: str) -> list:
+        with self.lock:
+            return _read_kind(self.dir, kind)
+
     def clear(self) -> None:
         with self.lock:
             for kind in KINDS:

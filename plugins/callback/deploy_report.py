@@ -170,6 +170,34 @@ options:
       - {section: callback_deploy_report, key: quota_dir}
     env:
       - name: MAILOPS_GMAIL_REPORT_QUOTA_DIR
+  imap_host:
+    description:
+      - The IMAP server where Sent Mail is searched when the delivery of the report is unknown.
+      - When omitted it is V(imap.gmail.com) if O(host) is V(smtp.gmail.com); otherwise no search is made.
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: imap_host}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_IMAP_HOST
+  imap_port:
+    description: The IMAP port (implicit TLS).
+    type: int
+    default: 993
+    ini:
+      - {section: callback_deploy_report, key: imap_port}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_IMAP_PORT
+  confirm_timeout:
+    description:
+      - Seconds to look for the report in Sent Mail when the connection failed after it was sent (found - sent;
+        not found - sent again once, same Message-ID; no IMAP - spooled as unknown, and a flush settles it).
+        V(0) switches the search off. Only this case waits; a normal run does not open IMAP.
+    type: int
+    default: 30
+    ini:
+      - {section: callback_deploy_report, key: confirm_timeout}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_CONFIRM_TIMEOUT
 """
 
 import os
@@ -181,8 +209,8 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
 from ansible_collections.mailops.gmail.plugins.module_utils._message import build_message
+from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
 from ansible_collections.mailops.gmail.plugins.module_utils._report import build_report, should_send
-from ansible_collections.mailops.gmail.plugins.module_utils._submission import deliver, submitter_factory
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import resolve_security
 
 HIDDEN = "(hidden: no_log)"
@@ -270,7 +298,8 @@ class CallbackModule(CallbackBase):
         params = {"username": self.get_option("username"), "host": self.get_option("host"), "port": port,
                   "ca_file": self.get_option("ca_file"), "timeout": self.get_option("timeout"), "ehlohost": None,
                   "security": security, "password": _secret("password") or self._secret_from_file(),
-                  "access_token": _secret("access_token"), "oauth": None}
+                  "access_token": _secret("access_token"), "oauth": None,
+                  "imap_host": self.get_option("imap_host"), "imap_port": self.get_option("imap_port")}
         if _secret("oauth_refresh_token"):
             params["oauth"] = {"client_id": self.get_option("oauth_client_id"),
                                "client_secret": _secret("oauth_client_secret"),
@@ -285,9 +314,11 @@ class CallbackModule(CallbackBase):
         return params
 
     def _send(self, msg, params):
-        make_submitter = submitter_factory(params, params["security"], retries=self.get_option("retries"))
+        make_submitter, make_confirmer = session_factories(params, params["security"],
+                                                           retries=self.get_option("retries"))
         account = params["username"] or msg.sender
-        [result], stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"))
+        [result], stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"),
+                                  make_confirmer=make_confirmer, confirm_timeout=self.get_option("confirm_timeout"))
         for warning in stats.get("warnings", []):
             self._display.warning(f"deploy_report: {warning}")
         if result["status"] != "sent" or result["refused"]:

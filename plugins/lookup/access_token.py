@@ -92,7 +92,7 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_oauth
-from ansible_collections.mailops.gmail.plugins.module_utils._quota import private_dirs
+from ansible_collections.mailops.gmail.plugins.module_utils._journal import private_dirs
 
 KEYS = ("client_id", "client_secret", "refresh_token", "token_uri")
 _MEMORY = {}

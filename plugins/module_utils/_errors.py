@@ -26,6 +26,9 @@ _STAGES = {
     "rcpt": "RCPT TO at",
     "data": "DATA at",
     "logout": "Logout from",
+    "list": "IMAP LIST at",
+    "examine": "IMAP EXAMINE at",
+    "search": "IMAP SEARCH at",
 }
 
 _REMEDIATION = {

@@ -1,8 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""Just enough IMAP4rev1 to check a login: greeting, CAPABILITY, LOGIN or AUTHENTICATE XOAUTH2, LOGOUT."""
+"""Just enough IMAP4rev1 to check a login (greeting, CAPABILITY, LOGIN or AUTHENTICATE XOAUTH2, LOGOUT)
+and to find a sent message by its Message-ID (LIST, EXAMINE, UID SEARCH)."""
 
 from __future__ import annotations
+
+import re
+import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
@@ -11,6 +15,9 @@ from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, S
 
 def _quote(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_LIST = re.compile(r'^LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$', re.IGNORECASE)
 
 
 class ImapClient(Session):
@@ -51,6 +58,32 @@ class ImapClient(Session):
             self._fail(reply, "auth", mechanism)
         return mechanism
 
+    def folder_with_flag(self, flag):
+        """The name of the folder that carries a special-use flag (RFC 6154), e.g. \\Sent; None if none does."""
+        untagged, reply = self._run('LIST "" "*"', "list")
+        if not reply.ok:
+            self._fail(reply, "list")
+        for line in untagged:
+            match = _LIST.match(line)
+            if match and flag.lower() in match.group(1).lower().split():
+                quoted, atom = match.group(2), match.group(3)
+                return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else atom
+        return None
+
+    def examine(self, folder):
+        """Open a folder read-only (EXAMINE): searching never changes a flag."""
+        _dummy, reply = self._run(f"EXAMINE {_quote(folder)}", "examine")
+        if not reply.ok:
+            self._fail(reply, "examine")
+
+    def uid_search_header(self, name, value):
+        """UIDs of the messages in the open folder whose header `name` contains `value`."""
+        untagged, reply = self._run(f"UID SEARCH HEADER {name} {_quote(value)}", "search")
+        if not reply.ok:
+            self._fail(reply, "search")
+        return [int(uid) for line in untagged if line.upper().startswith("SEARCH")
+                for uid in line.split()[1:] if uid.isdigit()]
+
     def _run(self, command, stage, continuation=None):
         """Send a tagged command; return (untagged lines, tagged Reply).
 
@@ -78,3 +111,56 @@ class ImapClient(Session):
 
     def _goodbye(self):
         self._run("LOGOUT", "logout")
+
+
+class SentMail:
+    """Answers "is this Message-ID in the account's Sent Mail?" over one IMAP session for the whole run.
+
+    Gmail files every message submitted through smtp.gmail.com in the folder flagged \\Sent (its
+    name depends on the account's language). ``client_factory()`` returns an unconnected ImapClient,
+    ``credentials`` the keyword arguments of its authenticate(). Errors are GmailError.
+    """
+
+    def __init__(self, client_factory, credentials, poll=2.0, sleep=time.sleep, clock=time.monotonic):
+        self.client_factory = client_factory
+        self.credentials = credentials
+        self.poll = poll
+        self.sleep = sleep
+        self.clock = clock
+        self.client = None
+        self.folder = None
+        self.searches = 0
+
+    def _open(self):
+        client = self.client_factory()
+        self.client = client
+        client.connect()
+        client.authenticate(**self.credentials)
+        self.folder = client.folder_with_flag("\\Sent")
+        if self.folder is None:
+            raise GmailError.new("imap", "no folder carries the \\Sent flag, so a sent message cannot be "
+                                 "looked up; is this a Gmail account?", client.endpoint, "list")
+        client.examine(self.folder)
+
+    def contains(self, message_id, wait):
+        """True once the message shows in Sent Mail, False after ``wait`` seconds without it."""
+        deadline = self.clock() + wait
+        while True:
+            try:
+                if self.client is None:
+                    self._open()
+                self.searches += 1
+                if self.client.uid_search_header("Message-ID", message_id):
+                    return True
+            except GmailError:
+                self.close()
+                raise
+            if self.clock() + self.poll > deadline:
+                return False
+            self.sleep(self.poll)
+            self.client.examine(self.folder)  # a fresh look: new messages show on a new EXAMINE
+
+    def close(self):
+        if self.client is not None:
+            self.client.quit()
+            self.client = None

@@ -6,15 +6,20 @@ Each file is the message as it would go on the wire, preceded by ``X-Mailops-Env
 header lines that carry the SMTP envelope (they are stripped again before sending). The file
 is written to a temporary name, fsynced, renamed into place and the directory fsynced, so a
 crash leaves either the whole message or nothing.
+
+A flush claims one file at a time with an exclusive, non-blocking flock on it (released by the
+kernel when the process dies) and checks after locking that the path still names that file, so
+two flushes never send the same file, and a file removed or rewritten meanwhile is left alone.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 import time
 
-from ansible_collections.mailops.gmail.plugins.module_utils._quota import private_dirs
+from ansible_collections.mailops.gmail.plugins.module_utils._journal import private_dirs
 
 _FROM = b"X-Mailops-Envelope-From: "
 _TO = b"X-Mailops-Envelope-To: "
@@ -34,24 +39,22 @@ def _prepare_dir(spool_dir):
     return path
 
 
-def write(spool_dir, raw, sender, recipients, message_id, dedupe_key=None):
-    """Spool one message; returns the final path."""
-    path = _prepare_dir(spool_dir)
+def _envelope(sender, recipients, dedupe_key):
     envelope = _FROM + sender.encode("ascii") + b"\r\n"
     envelope += b"".join(_TO + r.encode("ascii") + b"\r\n" for r in recipients)
     if dedupe_key:
         envelope += _KEY + dedupe_key.encode("utf-8") + b"\r\n"
-    stem = message_id.strip("<>").replace("/", "_")
-    # UTC time to the nanosecond, fixed width: names sort oldest first, also within one second.
-    now = time.time_ns()
-    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{stem}.eml"
+    return envelope
+
+
+def _put(path, final, data):
+    """Write ``data`` to ``final`` in directory ``path``: temp file, fsync, rename, fsync of the directory."""
     try:
         fd, tmp = tempfile.mkstemp(dir=path, prefix=".tmp-", suffix=".eml")
         with os.fdopen(fd, "wb") as handle:
-            handle.write(envelope + raw)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        final = os.path.join(path, name)
         os.replace(tmp, final)
         dir_fd = os.open(path, os.O_RDONLY)
         try:
@@ -61,6 +64,21 @@ def write(spool_dir, raw, sender, recipients, message_id, dedupe_key=None):
     except OSError as exc:
         raise SpoolError(f"spool_dir: cannot write to {path}: {exc.strerror or exc}") from None
     return final
+
+
+def write(spool_dir, raw, sender, recipients, message_id, dedupe_key=None):
+    """Spool one message; returns the final path."""
+    path = _prepare_dir(spool_dir)
+    stem = message_id.strip("<>").replace("/", "_")
+    # UTC time to the nanosecond, fixed width: names sort oldest first, also within one second.
+    now = time.time_ns()
+    name = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime(now // 10**9))}.{now % 10**9:09d}-{stem}.eml"
+    return _put(path, os.path.join(path, name), _envelope(sender, recipients, dedupe_key) + raw)
+
+
+def rewrite(claimed, raw, sender, recipients, dedupe_key=None):
+    """Replace a claimed spool file by one for fewer recipients, under the same name (same place in the order)."""
+    return _put(os.path.dirname(claimed.path), claimed.path, _envelope(sender, recipients, dedupe_key) + raw)
 
 
 def entries(spool_dir):
@@ -93,6 +111,8 @@ def load(path):
         name, _colon, value = line.partition(b":")
         if name.lower() in (b"message-id", b"subject"):
             envelope[name.lower().decode("ascii").replace("-", "_")] = value.strip().decode("ascii", "replace")
+    if not envelope.get("message_id"):
+        raise SpoolError(f"{path} has no Message-ID header; it was not written by this collection")
     return envelope, data
 
 
@@ -100,7 +120,35 @@ def remove(path):
     os.unlink(path)
 
 
-class _Spooled:
+class Claim:
+    """An exclusive hold on one spool file; ``None`` from claim() when another flush holds it or it is gone."""
+
+    def __init__(self, path, fd):
+        self.path = path
+        self.fd = fd
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def claim(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(path).st_ino != os.fstat(fd).st_ino:  # removed or rewritten while we waited
+            raise FileNotFoundError(path)
+    except OSError:  # busy (another flush), or gone
+        os.close(fd)
+        return None
+    return Claim(path, fd)
+
+
+class Spooled:
     """A spooled message in the shape of _message.Prepared."""
 
     index = None
@@ -110,15 +158,10 @@ class _Spooled:
         self.spool_path = path
         self.sender = envelope["sender"]
         self.recipients = envelope["recipients"]
-        self.message_id = envelope.get("message_id") or "<unknown>"
+        self.message_id = envelope["message_id"]
         self.dedupe_key = envelope["dedupe_key"]
         self.subject = envelope.get("subject", "")
 
     @property
     def size(self):
         return len(self.raw)
-
-
-def load_all(spool_dir):
-    """Every spooled message, oldest first, ready for the submitter."""
-    return [_Spooled(path) for path in entries(spool_dir)]

@@ -9,8 +9,12 @@
 - Temporary failures (421/450/451/452/454 replies, drops and timeouts before the final dot was
   sent) are retried with bounded exponential backoff; 5xx replies never are.
 - A drop after the final dot was sent leaves delivery unknown: the message is not sent again
-  unless retry_unknown, which resends the very same bytes (same Message-ID).
+  here (_outbox settles it through IMAP).
 - 550 5.4.5 (daily quota reached at the server) stops the batch: nothing more is tried.
+- ``on_data(msg, recipients)`` is called right before the message data goes out, with the
+  recipients the server accepted: from then on the server may have the message.
+
+The batch policy around it (dedupe keys, quota, spool, journal) is in _outbox.py.
 """
 
 from __future__ import annotations
@@ -18,10 +22,7 @@ from __future__ import annotations
 import re
 import time
 
-from ansible_collections.mailops.gmail.plugins.module_utils import _spool as _spool_mod
-from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials, smtp_client
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classify
-from ansible_collections.mailops.gmail.plugins.module_utils._quota import QuotaError, QuotaState, state_path
 
 _DOT = re.compile(rb"(?m)^\.")
 
@@ -64,14 +65,14 @@ class Submitter:
     arguments of its ``authenticate()`` (None for a relay without AUTH)."""
 
     def __init__(self, client_factory, credentials=None, endpoint="", retries=3, retry_delay=1.0,
-                 max_delay=30.0, retry_unknown=False, sleep=time.sleep):
+                 max_delay=30.0, on_data=None, sleep=time.sleep):
         self.client_factory = client_factory
         self.credentials = credentials
         self.endpoint = endpoint
         self.retries = retries
         self.retry_delay = retry_delay
         self.max_delay = max_delay
-        self.retry_unknown = retry_unknown
+        self.on_data = on_data
         self.sleep = sleep
         self.connections = 0
         self.auths = 0
@@ -157,6 +158,12 @@ class Submitter:
         if data_reply.code != 354:
             self._reset()
             raise self._error(data_reply, "data")
+        if self.on_data is not None:
+            try:
+                self.on_data(msg, accepted)
+            except BaseException:
+                self._drop()  # the server is waiting for data: only closing cancels the transaction
+                raise
         c.send_raw(stuff(msg.raw))
         try:
             final = c.read_reply()
@@ -181,9 +188,9 @@ class Submitter:
 
     # -- one message with retries -------------------------------------------------------------
     def send(self, msg):
-        """Returns a result dict: status sent|failed|unknown, accepted, refused, pending, error, attempts."""
+        """Returns a result dict: status sent|failed|unknown, accepted, refused, pending, unknown, error, attempts."""
         result = {"message_id": msg.message_id, "status": "failed", "accepted": [], "refused": {},
-                  "pending": list(msg.recipients), "error": None, "attempts": 0}
+                  "pending": list(msg.recipients), "unknown": [], "error": None, "attempts": 0}
         if self.stopped:
             result["error"] = dict(self.stopped, message="Not attempted: " + self.stopped["message"])
             return result
@@ -194,15 +201,10 @@ class Submitter:
                 error = self._attempt(msg, result)
             except _Unknown as exc:
                 self._drop()
-                if self.retry_unknown and retries_used < self.retries:
-                    retries_used += 1
-                    self.sleep(backoff(retries_used, self.retry_delay, self.max_delay))
-                    continue
                 result.update(status="unknown", error=dict(exc.error.classification, message=(
-                    "Delivery unknown: the connection failed after the message was sent ("
-                    + exc.error.classification["message"] + "); not resent, to avoid a duplicate. "
-                    "Check the recipient's mailbox, or set retry_unknown: true to resend with the same Message-ID.")))
-                result["accepted"] += exc.recipients
+                    f"Delivery of {msg.message_id} unknown: the connection failed after the message was sent ("
+                    + exc.error.classification["message"] + ")")))
+                result["unknown"] = list(exc.recipients)
                 result["pending"] = [r for r in result["pending"] if r not in exc.recipients]
                 return result
             if error is None:
@@ -275,131 +277,3 @@ class _SizeReply:
 
     def __init__(self, size, limit):
         self.lines = [f"message is {size} bytes; the server's SIZE limit is {limit} bytes"]
-
-
-# -- a whole batch: dedupe, quota, send, spool ----------------------------------------------------
-_PRIORITY = ("unknown", "failed", "spooled", "sent", "would_send", "skipped")
-
-
-def _blank(msg):
-    return {"index": msg.index, "message_id": msg.message_id, "subject": msg.subject, "status": "failed",
-            "accepted": [], "refused": {}, "pending": list(msg.recipients), "error": None, "attempts": 0,
-            "spool_path": getattr(msg, "spool_path", None)}
-
-
-def _merge(results):
-    """One result per message: chunks of a split message (same Message-ID and index) are folded."""
-    merged = {}
-    for r in results:
-        key = (r["index"], r["message_id"], r["spool_path"])
-        if key not in merged:
-            merged[key] = r
-            continue
-        m = merged[key]
-        m["accepted"] += r["accepted"]
-        m["refused"].update(r["refused"])
-        m["pending"] += r["pending"]
-        m["error"] = m["error"] or r["error"]
-        m["status"] = min(m["status"], r["status"], key=_PRIORITY.index)
-    return list(merged.values())
-
-
-def _spool(msg, result, spool_dir):
-    """Keep an undelivered message (for the recipients still pending) in the spool."""
-    old = result["spool_path"]
-    if old and not result["accepted"]:
-        result["status"] = "spooled"
-        return
-    try:
-        result["spool_path"] = _spool_mod.write(spool_dir, msg.raw, msg.sender, result["pending"], msg.message_id,
-                                                msg.dedupe_key)
-        result["status"] = "spooled"
-        if old:
-            _spool_mod.remove(old)
-    except _spool_mod.SpoolError as exc:
-        result["error"] = dict(result["error"] or {}, message=f"{(result['error'] or {}).get('message')}; {exc}")
-
-
-def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, dedupe_window=86400,
-            over_quota="fail", spool_dir=None, check_mode=False):
-    """Send prepared messages (some may come from the spool, with ``spool_path``); return (results, stats).
-
-    Raises QuotaError before anything is sent when the batch does not fit the daily quota.
-    """
-    path = state_path(quota_dir, account)
-    results = [_blank(m) for m in messages]
-    batch = []
-    with QuotaState(path, daily_limit, readonly=check_mode) as quota:
-        warnings = quota.warnings
-        keys = {}
-        for msg, res in zip(messages, results):
-            key = msg.dedupe_key
-            if key and (quota.is_duplicate(key, dedupe_window) or keys.get(key, msg.message_id) != msg.message_id):
-                res.update(status="skipped", pending=[])
-                continue
-            if key:
-                keys[key] = msg.message_id
-            batch.append((msg, res))
-        left = quota.left
-        if left is not None and len(batch) > left:
-            if over_quota == "fail" or not spool_dir:
-                raise QuotaError(
-                    f"daily_limit: sending {len(batch)} messages would exceed the limit of {daily_limit} per 24 h "
-                    f"for {account} ({quota.used} sent, {left} left; state in {path}). Wait, raise daily_limit "
-                    "if the account allows more, or set over_quota: spool with spool_dir to send the rest later.")
-            for msg, res in batch[left:]:
-                res["error"] = {"category": "quota", "code": None, "enhanced_code": None, "temporary": True,
-                                "message": f"Not sent: daily_limit of {daily_limit} per 24 h reached for {account}",
-                                "remediation": "Flush the spool later (flush_spool: true)."}
-                _spool(msg, res, spool_dir)
-            batch = batch[:left]
-        tokens = [f"{msg.message_id}#{n}" for n, (msg, _res) in enumerate(batch)]
-        if not check_mode:
-            for token, (msg, _res) in zip(tokens, batch):
-                quota.reserve(token, msg.dedupe_key)
-    stats = {"connections": 0, "auths": 0, "round_trips": 0, "tls_version": None, "warnings": warnings}
-    if check_mode:
-        for _msg, res in batch:
-            res["status"] = "would_send"
-        return _merge(results), dict(stats, quota_used=quota.used + len(batch), quota_left=_left(quota, len(batch)))
-    if batch:
-        try:
-            sub = make_submitter()  # may refresh an OAuth token
-        except GmailError as exc:
-            for _msg, res in batch:
-                res["error"] = exc.classification
-        else:
-            for (_msg, res), out in zip(batch, sub.send_all([m for m, _res in batch])):
-                res.update(out)
-            stats.update(connections=sub.connections, auths=sub.auths, round_trips=sub.round_trips,
-                         tls_version=sub.tls_version)
-    unsent = []
-    for token, (msg, res) in zip(tokens, batch):
-        if res["status"] == "sent" and res["spool_path"]:
-            _spool_mod.remove(res["spool_path"])
-        if res["status"] == "failed":
-            unsent.append((token, msg))
-            if spool_dir and res["pending"]:
-                _spool(msg, res, spool_dir)
-    with QuotaState(path, daily_limit) as quota:
-        warnings.extend(quota.warnings)
-        for token, msg in unsent:
-            quota.release(token, msg.dedupe_key)
-        stats.update(quota_used=quota.used, quota_left=quota.left)
-    return _merge(results), stats
-
-
-def _left(quota, extra):
-    return None if quota.left is None else max(0, quota.left - extra)
-
-
-def submitter_factory(params, security, **options):
-    """``make_submitter`` for deliver() from connection params: the credential (an OAuth refresh included)
-    is fetched only when something is to be sent; ``options`` go to Submitter (retries, ...)."""
-
-    def make():
-        creds = credentials(params) if security != "none" else None
-        return Submitter(lambda: smtp_client(params, security), creds, endpoint=f"{params['host']}:{params['port']}",
-                         **options)
-
-    return make

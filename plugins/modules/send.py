@@ -132,9 +132,33 @@ options:
     type: path
     default: ~/.ansible/mailops_gmail
   dedupe_window:
-    description: Seconds during which a O(dedupe_key) that was sent makes the same key skip.
+    description:
+      - Seconds during which a O(dedupe_key) stands for the message first sent with it. Running the task again
+        within it skips the message when every recipient has it, and otherwise sends it (same Message-ID) only
+        to the recipients that do not.
     type: int
     default: 86400
+  confirm_timeout:
+    description:
+      - When delivery is unknown (the connection failed after the whole message was sent, or a run that was
+        sending it was killed), the account's Sent Mail folder (found by its C(\\Sent) flag) is searched over IMAP
+        for the Message-ID for up to this many seconds. Found means V(sent); not found means it is sent again
+        once, with the same Message-ID (see O(retry_unknown)); IMAP not reachable means V(unknown).
+      - The cost is paid only in these cases - one IMAP session per run, and up to this many seconds of waiting
+        for a message that is not there.
+      - V(0) switches the search off, so unknown stays V(unknown).
+    type: int
+    default: 30
+  imap_host:
+    description:
+      - The IMAP server used to look for sent messages (implicit TLS, verified like O(host)).
+      - When omitted it is V(imap.gmail.com) if O(host) is V(smtp.gmail.com), and otherwise no IMAP search is made
+        (another server does not file what it accepts in a Gmail Sent Mail folder).
+    type: str
+  imap_port:
+    description: The IMAP port.
+    type: int
+    default: 993
   retries:
     description: How many times a temporary failure is retried (per message, and for the session).
     type: int
@@ -145,12 +169,12 @@ options:
     default: 1
   retry_unknown:
     description:
-      - When the connection fails after the whole message was sent, the server may or may not have it;
-        the message gets status V(unknown) and is not sent again.
-      - With V(true) it is sent again, with the same Message-ID, so that the recipients' mail programs can
-        recognise a duplicate.
+      - When the connection fails after the whole message was sent, the server may or may not have it.
+        With V(true) the message is sent again - once, with the same Message-ID - but only after O(imap_host)
+        said it is not in Sent Mail within O(confirm_timeout); it is never resent blindly.
+      - With V(false) such a message stays V(unknown) unless Sent Mail shows it.
     type: bool
-    default: false
+    default: true
   spool_dir:
     description:
       - When set, a message that could not be delivered for a temporary reason (or because a session could not
@@ -161,6 +185,8 @@ options:
   flush_spool:
     description:
       - Send the messages in O(spool_dir) first (oldest first); delivered ones are removed from the spool.
+      - Each file is claimed under a lock and removed or rewritten right after its outcome, so concurrent flushes
+        of one directory never send a file twice, and a flush that is killed leaves the rest for the next one.
       - Can be combined with new messages, or used alone.
     type: bool
     default: false
@@ -243,8 +269,9 @@ messages:
       type: str
     status:
       description:
-        - V(sent), V(skipped) (dedupe key seen), V(spooled), V(failed), V(unknown) (connection lost after the
-          message was sent), or V(would_send) in check mode.
+        - V(sent), V(skipped) (the journal says every recipient has it), V(spooled), V(failed), V(unknown) (the
+          message may or may not have been delivered and Sent Mail could not tell; see O(confirm_timeout)), or
+          V(would_send) in check mode.
       type: str
       sample: sent
     accepted:
@@ -254,6 +281,10 @@ messages:
     refused:
       description: Recipients the server refused, with its reply.
       type: dict
+    unknown:
+      description: Recipients for whom delivery is unknown.
+      type: list
+      elements: str
       sample: {"nobody@example.com": "550 5.1.1 The email account that you tried to reach does not exist."}
     error:
       description: Why the message was not delivered (category, code, enhanced_code, message, remediation).
@@ -305,11 +336,11 @@ from ansible_collections.mailops.gmail.plugins.module_utils._credentials import 
     check_connection_params,
     connection_argument_spec,
 )
+from ansible_collections.mailops.gmail.plugins.module_utils._journal import StateError
 from ansible_collections.mailops.gmail.plugins.module_utils._message import MessageError, messages_from_params
-from ansible_collections.mailops.gmail.plugins.module_utils._quota import QuotaError
-from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError, load_all
-from ansible_collections.mailops.gmail.plugins.module_utils._submission import deliver, submitter_factory
-from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError
+from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
+from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port
 
 CREDENTIALS = ("password", "access_token", "oauth")
 
@@ -339,7 +370,10 @@ def argument_spec():
         dedupe_window={"type": "int", "default": 86400},
         retries={"type": "int", "default": 3},
         retry_delay={"type": "float", "default": 1},
-        retry_unknown={"type": "bool", "default": False},
+        retry_unknown={"type": "bool", "default": True},
+        confirm_timeout={"type": "int", "default": 30},
+        imap_host={"type": "str"},
+        imap_port={"type": "int", "default": 993},
         spool_dir={"type": "path"},
         flush_spool={"type": "bool", "default": False},
     )
@@ -349,6 +383,7 @@ def argument_spec():
 def check_params(params):
     """Checks AnsibleModule cannot express; returns the resolved security."""
     security = check_connection_params({k: v for k, v in params.items() if k in connection_argument_spec()})
+    check_port(params["imap_port"], "imap_port")
     has_credential = any(params.get(name) for name in CREDENTIALS)
     if security == "none" and has_credential:
         raise ParameterError("security=none would send the credentials in plaintext: it is only for a local relay "
@@ -357,7 +392,7 @@ def check_params(params):
         raise ParameterError("give one of password, access_token or oauth (or security=none for a local relay)")
     if has_credential and not params.get("username"):
         raise ParameterError("username is required with password, access_token or oauth")
-    for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size"):
+    for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size", "confirm_timeout"):
         if params[name] < 0:
             raise ParameterError(f"{name} must be 0 or more, got {params[name]}")
     if params["flush_spool"] and not params.get("spool_dir"):
@@ -394,24 +429,22 @@ def main():
     params = module.params
     try:
         security = check_params(params)
-        prepared = load_all(params["spool_dir"]) if params["flush_spool"] else []
-        prepared += messages_from_params(params, params.get("username"), params["max_message_size"])
-    except (ParameterError, MessageError, SpoolError) as exc:
+        prepared = messages_from_params(params, params.get("username"), params["max_message_size"])
+    except (ParameterError, MessageError) as exc:
         module.fail_json(msg=str(exc))
     account = params.get("username") or (prepared[0].sender if prepared else "relay")
 
-    make_submitter = submitter_factory(params, security, retries=params["retries"],
-                                       retry_delay=params["retry_delay"], retry_unknown=params["retry_unknown"])
+    make_submitter, make_confirmer = session_factories(params, security, retries=params["retries"],
+                                                       retry_delay=params["retry_delay"])
     try:
         results, stats = deliver(prepared, make_submitter, account, daily_limit=params["daily_limit"],
                                  quota_dir=params["quota_dir"], dedupe_window=params["dedupe_window"],
                                  over_quota=params["over_quota"], spool_dir=params.get("spool_dir"),
-                                 check_mode=module.check_mode)
-    except (QuotaError, SpoolError) as exc:
+                                 flush_spool=params["flush_spool"], check_mode=module.check_mode,
+                                 make_confirmer=make_confirmer, confirm_timeout=params["confirm_timeout"],
+                                 retry_unknown=params["retry_unknown"])
+    except (StateError, SpoolError) as exc:
         module.fail_json(msg=str(exc))
-    for r in results:
-        r.pop("pending", None)
-        r.pop("attempts", None)
     out = {
         "changed": any(r["status"] in ("sent", "would_send") for r in results),
         "messages": results,

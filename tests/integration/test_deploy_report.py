@@ -10,6 +10,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from test_send import assert_no_secret, conn, control, run_play, send
 
 SECRET_ARG = "s3cr3t-deploy-argument"  # appears only in module arguments and under no_log
@@ -23,7 +25,9 @@ def env_for(emu, tmp_path, **extra):
            "MAILOPS_GMAIL_REPORT_PORT": str(emu.smtp_starttls_port), "MAILOPS_GMAIL_REPORT_CA_FILE": emu.ca_file,
            "MAILOPS_GMAIL_REPORT_SECURITY": "starttls", "MAILOPS_GMAIL_REPORT_TIMEOUT": "3",
            "MAILOPS_GMAIL_REPORT_RETRIES": "0", "MAILOPS_GMAIL_REPORT_QUOTA_DIR": str(tmp_path / "quota"),
-           "MAILOPS_GMAIL_REPORT_SPOOL_DIR": str(tmp_path / "spool")}
+           "MAILOPS_GMAIL_REPORT_SPOOL_DIR": str(tmp_path / "spool"),
+           "MAILOPS_GMAIL_REPORT_IMAP_HOST": emu.host, "MAILOPS_GMAIL_REPORT_IMAP_PORT": str(emu.imap_port),
+           "MAILOPS_GMAIL_REPORT_CONFIRM_TIMEOUT": "1"}
     env.update(extra)
     return {k: v for k, v in env.items() if v is not None}
 
@@ -76,6 +80,19 @@ def test_failing_mail_server_warns_and_spools(gmail_emulator, tmp_path):
     [session] = emu.sessions()
     assert emu.messages() == [] and sum(c.startswith("AUTH") for c in session["commands"]) == 1
     assert_no_secret(out, spooled)
+
+
+@pytest.mark.parametrize("eom", ["drop", "silent"])
+def test_a_report_whose_connection_drops_after_the_dot_arrives_once(gmail_emulator, tmp_path, eom):
+    """drop: the server kept it and Sent Mail says so; silent: it did not, and it is sent again once."""
+    emu = gmail_emulator
+    tasks = [control(emu, "faults", [{"stage": "eom", "action": eom}]), TASKS[0]]
+    proc, _registered = run_play(tmp_path, tasks, env=env_for(emu, tmp_path, MAILOPS_GMAIL_REPORT_WHEN="always"))
+    assert proc.rc == 0, proc.stdout
+    assert len(emu.messages()) == 1 and "report mailed to dev@example.com, lead@example.com" in proc.stdout
+    assert not glob.glob(str(tmp_path / "spool" / "*.eml"))
+    [imap] = [s for s in emu.sessions() if s["protocol"] == "imap"]
+    assert imap["auth_result"] == "ok"
 
 
 def test_world_readable_password_file_is_refused(gmail_emulator, tmp_path):

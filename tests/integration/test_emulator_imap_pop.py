@@ -7,7 +7,9 @@ import base64
 import imaplib
 import json
 import poplib
+import smtplib
 import ssl
+import time
 
 import pytest
 from gmail_emulator.wire import xoauth2
@@ -162,3 +164,43 @@ def test_login_faults(gmail_emulator):
     faults = [s["faults"] for s in gmail_emulator.sessions()]
     assert faults == [[{"stage": "login", "action": "reply"}], [{"stage": "login", "action": "drop"}],
                       [{"stage": "connect", "action": "reply"}]]
+
+
+def _submit(emu, to, message_id, subject="settle me"):
+    with smtplib.SMTP(emu.host, emu.smtp_starttls_port, timeout=5) as smtp:
+        smtp.starttls(context=ctx(emu))
+        smtp.login(USER, APP_PW)
+        smtp.sendmail(USER, to, f"Message-ID: {message_id}\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
+
+
+def test_imap_sent_mail_list_examine_search(gmail_emulator, imap):
+    """Sent Mail as Gmail shows it: found by \\Sent in LIST, EXAMINE read-only, UID SEARCH HEADER Message-ID."""
+    emu = gmail_emulator
+    _submit(emu, ["team.reports@gmail.com"], "<m1@example.com>")
+    imap.login(USER, APP_PW)
+    status, lines = imap.list('""', '"*"')
+    assert status == "OK" and b'(\\HasNoChildren \\Sent) "/" "[Gmail]/Sent Mail"' in lines
+    assert imap.list('""', '"%"')[1] == [b'(\\HasNoChildren) "/" "INBOX"', b'(\\HasChildren \\Noselect) "/" "[Gmail]"']
+    assert imap.select('"[Gmail]/Sent Mail"', readonly=True) == ("OK", [b"1"])
+    [uid] = imap.uid("SEARCH", "HEADER", "Message-ID", '"<m1@example.com>"')[1][0].split()
+    assert imap.uid("SEARCH", "HEADER", "Message-ID", '"<other@example.com>"') == ("OK", [b""])
+    assert imap.search(None, "SUBJECT", '"settle"') == ("OK", [b"1"])
+    with pytest.raises(imaplib.IMAP4.error, match="Could not parse command"):
+        imap.search(None, "NONSENSE")
+    assert int(uid) > 0
+    assert imap.select("INBOX", readonly=True) == ("OK", [b"0"])  # sent to someone else
+    status, text = imap.select('"Nope"')
+    assert status == "NO" and b"[NONEXISTENT] Unknown Mailbox: Nope" in text[0]
+
+
+def test_imap_inbox_of_the_recipient_and_the_delay_and_name_switches(gmail_emulator):
+    emu = gmail_emulator
+    emu.set(sent_mail_delay=1.0, sent_mail_folder="[Gmail]/Gesendet")
+    _submit(emu, ["team.reports@gmail.com"], "<m2@example.com>")
+    conn = imaplib.IMAP4_SSL(emu.host, emu.imap_port, ssl_context=ctx(emu), timeout=5)
+    conn.login("team.reports@gmail.com", "ponmlkjihgfedcba")
+    assert conn.select("INBOX", readonly=True) == ("OK", [b"0"])  # not yet: sent_mail_delay
+    time.sleep(1.1)
+    assert conn.select("INBOX", readonly=True) == ("OK", [b"1"])
+    assert b'(\\HasNoChildren \\Sent) "/" "[Gmail]/Gesendet"' in conn.list('""', '"*"')[1]
+    conn.logout()

@@ -22,7 +22,8 @@ SECRETS = ("abcdefghijklmnop", "ponmlkjihgfedcba", "emulator-client-secret", "1/
 
 def conn(emu, **extra):
     args = {"host": emu.host, "port": emu.smtp_starttls_port, "security": "starttls", "ca_file": emu.ca_file,
-            "username": "ops.alerts@gmail.com", "password": "abcdefghijklmnop", "timeout": 5, "retry_delay": 0.05}
+            "username": "ops.alerts@gmail.com", "password": "abcdefghijklmnop", "timeout": 5, "retry_delay": 0.05,
+            "imap_host": emu.host, "imap_port": emu.imap_port}
     args.update(extra)
     return {k: v for k, v in args.items() if v is not None}
 
@@ -91,7 +92,7 @@ def test_bad_input_fails_clearly_before_connecting(gmail_emulator, tmp_path):
         "entry_not_dict": ({"messages": [ok, "text"]}, "messages[1] must be a dictionary"),
         "html_not_text": (dict(ok, html_body={"a": 1}), "html_body must be text (a string), got dict"),
         "html_not_text_entry": ({"messages": [dict(ok, html_body=[1])]}, "messages[0].html_body must be text"),
-        "quota_unwritable": (dict(ok, quota_dir="/proc/mailops-quota"), "quota_dir: cannot use the quota state file"),
+        "quota_unwritable": (dict(ok, quota_dir="/proc/mailops-quota"), "quota_dir: cannot use the state file"),
         "none_with_password": (dict(ok, security="none", port=2525), "security=none would send the credentials"),
         "no_credential": (dict(ok, password=None), "give one of password, access_token or oauth"),
         "flush_without_spool": ({"flush_spool": True}, "flush_spool needs spool_dir"),
@@ -176,10 +177,18 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
         send("535 with a spool", "f535spool", conn(emu, to=["a@example.com"], subject="f535spool", quota_dir=q,
                                                    spool_dir=str(tmp_path / "spool535"))),
         control(emu, "faults", [{"stage": "eom", "action": "drop"}]),
-        send("Drop after the final dot", "fdrop", conn(emu, to=["a@example.com"], subject="fdrop", quota_dir=q)),
-        control(emu, "faults", [{"stage": "eom", "action": "drop", "nth": 1}]),
-        send("Drop after the dot, retry_unknown", "fdrop2",
-             conn(emu, to=["a@example.com"], subject="fdrop2", quota_dir=q, retry_unknown=True)),
+        send("Drop after the final dot, message kept", "fdrop",
+             conn(emu, to=["a@example.com"], subject="fdrop", quota_dir=q)),
+        control(emu, "faults", [{"stage": "eom", "action": "silent"}]),
+        send("No reply after the final dot, message lost", "fdrop2",
+             conn(emu, to=["a@example.com"], subject="fdrop2", quota_dir=q, timeout=2, confirm_timeout=1)),
+        control(emu, "faults", [{"stage": "eom", "action": "silent"}]),
+        send("Message lost, retry_unknown off", "fdrop3",
+             conn(emu, to=["a@example.com"], subject="fdrop3", quota_dir=q, timeout=2, retry_unknown=False,
+                  confirm_timeout=1)),
+        control(emu, "faults", [{"stage": "eom", "action": "drop"}]),
+        send("Drop after the final dot, IMAP unreachable", "fdrop4",
+             conn(emu, to=["a@example.com"], subject="fdrop4", quota_dir=q, imap_port=emu.pop_port)),
         control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 2, "times": 0,
                                  "reply": "550 5.4.5 Daily user sending limit exceeded."}]),
         send("Server quota", "fquota", conn(emu, messages=[{"subject": f"fquota {i}"} for i in range(4)],
@@ -212,14 +221,24 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
     assert "app password" in msg(r["f535"])
     assert r["f535spool"]["failed"] and r["f535spool"]["messages"][0]["status"] == "spooled"
     assert "spooled after a permanent failure" in msg(r["f535spool"])
-    # drop after the final dot: unknown, not resent
-    assert r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "unknown"
-    assert "Delivery unknown" in msg(r["fdrop"]) and r["fdrop"]["session"]["connections"] == 1
-    # retry_unknown: resent once, with the same Message-ID
+    # drop after the final dot, the server kept it: Sent Mail says sent, not resent
+    assert not r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "sent"
+    assert r["fdrop"]["session"]["connections"] == 1 and subjects.count("fdrop") == 1
+    # no reply after the dot, the server lost it: not in Sent Mail, resent once with the same Message-ID
     assert r["fdrop2"]["messages"][0]["status"] == "sent" and r["fdrop2"]["session"]["connections"] == 2
     copies = [m for m in emu.messages() if m["subject"] == "fdrop2"]
     ids = {dict((k.lower(), v) for k, v in m["headers"])["message-id"] for m in copies}
-    assert ids == {r["fdrop2"]["messages"][0]["message_id"]}
+    assert len(copies) == 1 and ids == {r["fdrop2"]["messages"][0]["message_id"]}
+    # retry_unknown off: unknown, with the Message-ID, not resent
+    fdrop3 = r["fdrop3"]["messages"][0]
+    assert r["fdrop3"]["failed"] and fdrop3["status"] == "unknown" and "fdrop3" not in subjects
+    assert fdrop3["message_id"] in msg(r["fdrop3"]) and "retry_unknown is off" in msg(r["fdrop3"])
+    # IMAP unreachable: unknown with the Message-ID and the remediation; the kept copy is the only one
+    fdrop4 = r["fdrop4"]["messages"][0]
+    assert r["fdrop4"]["failed"] and fdrop4["status"] == "unknown" and subjects.count("fdrop4") == 1
+    assert "Sent Mail could not be searched" in msg(r["fdrop4"]) and "Look for Message-ID" in msg(r["fdrop4"])
+    imap = [s for s in emu.sessions() if s["protocol"] == "imap"]
+    assert len(imap) == 3 and all(s["auth_result"] == "ok" for s in imap)  # one IMAP session per run that needed it
     # 550 5.4.5: first sent, the rest spooled, not retried; the flush delivers them
     assert [m["status"] for m in r["fquota"]["messages"]] == ["sent", "spooled", "spooled", "spooled"]
     assert not r["fquota"]["failed"] and r["fquota"]["session"]["connections"] == 1
