@@ -218,7 +218,9 @@ class Journal:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".quota-")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump({"sent": self.sent, "dedupe": self.dedupe, "outbox": self.outbox}, handle)
+                # dumps, not dump: only dumps uses the C encoder (this file is rewritten before every message)
+                handle.write(json.dumps({"sent": self.sent, "dedupe": self.dedupe, "outbox": self.outbox},
+                                        separators=(",", ":")))
                 handle.flush()
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o600)
@@ -284,7 +286,7 @@ class Journal:
         """Give back the quota of every transaction of this message that delivered nothing."""
         entry = self.outbox[message_id]
         for token, rcpts in list(entry["tokens"].items()):
-            if not any(entry["rcpt"].get(r) in MAYBE_DELIVERED for r in rcpts):
+            if not any(entry["rcpt"].get(r) in MAYBE_DELIVERED + ("queued",) for r in rcpts):
                 del entry["tokens"][token]
                 self.sent = [e for e in self.sent if e[1] != token]
                 self._dirty = True
@@ -296,6 +298,11 @@ class Journal:
             return
         self.give_back(message_id)
         entry.update(owner=None, updated=self.now)
+        self._dirty = True
+
+    def forget(self, message_id):
+        """Drop a finished message nothing can refer to again (its quota stays counted)."""
+        del self.outbox[message_id]
         self._dirty = True
 
     def recover(self, message_id):

@@ -47,7 +47,9 @@ class _Job:
         self.todo = []  # recipients to send to
         self.settle = []  # recipients whose delivery is unknown: look in Sent Mail first
         self.owned = False
+        self.reserved = False  # the quota of the first transaction was counted when the batch was planned
         self.resent = False
+        self.states = {}  # recipient -> state not yet written: goes with the next journal write
         self.result = {"index": msg.index, "message_id": msg.message_id, "subject": msg.subject, "status": "failed",
                        "accepted": [], "refused": {}, "unknown": [], "error": None,
                        "spool_path": claim.path if claim else None}
@@ -76,6 +78,7 @@ class Outbox:
         self.confirmer = None
         self.confirm_error = None
         self.owned = []  # jobs whose journal entries this run owns
+        self.current = None  # the job being sent
 
     def journal(self, readonly=False):
         return Journal(self.path, self.daily_limit, readonly=readonly)
@@ -108,6 +111,20 @@ class Outbox:
         job.owned = True
         self.owned.append(job)
 
+    def reserve(self, j, job, rcpts):
+        """Count one transaction against the quota and mark its recipients queued; False when none is left."""
+        if j.left == 0:
+            return False
+        j.reserve(job.msg.message_id, rcpts)
+        j.mark(job.msg.message_id, rcpts, "queued")
+        return True
+
+    @staticmethod
+    def write_states(j, job):
+        for state in set(job.states.values()):
+            j.mark(job.msg.message_id, [r for r, s in job.states.items() if s == state], state)
+        job.states = {}
+
     # -- sessions --------------------------------------------------------------------------------------
     def submitter(self):
         if self.sub is None and self.sub_error is None:
@@ -119,6 +136,8 @@ class Outbox:
 
     def _on_data(self, msg, recipients):
         with self.journal() as j:
+            if self.current is not None:
+                self.write_states(j, self.current)
             j.mark(msg.message_id, recipients, "sending")
 
     def in_sent_mail(self, message_id):
@@ -153,19 +172,18 @@ class Outbox:
         """Recipients whose delivery is unknown: Sent Mail decides. True: not there, send again (once)."""
         found = self.in_sent_mail(job.msg.message_id)
         res = job.result
-        with self.journal() as j:
-            if found:
-                j.mark(job.msg.message_id, rcpts, "sent")
-                res["accepted"] += rcpts
-            elif found is False and self.retry_unknown and not job.resent:
-                j.mark(job.msg.message_id, rcpts, "failed")
-                j.give_back(job.msg.message_id)  # that transaction delivered nothing; the resend counts
-                job.resent = True
-                return True
-            else:
-                j.mark(job.msg.message_id, rcpts, "unknown")
-                res["unknown"] = sorted(set(res["unknown"]) | set(rcpts))
-                res["error"] = self._unknown_error(job, found, res["error"])
+        if found:
+            job.states.update(dict.fromkeys(rcpts, "sent"))
+            res["accepted"] += rcpts
+        elif found is False and self.retry_unknown and not job.resent:
+            job.states.update(dict.fromkeys(rcpts, "failed"))
+            job.give_back = True  # that transaction delivered nothing; the resend counts instead
+            job.resent = True
+            return True
+        else:
+            job.states.update(dict.fromkeys(rcpts, "unknown"))
+            res["unknown"] = sorted(set(res["unknown"]) | set(rcpts))
+            res["error"] = self._unknown_error(job, found, res["error"])
         return False
 
     def _unknown_error(self, job, found, error):
@@ -184,14 +202,18 @@ class Outbox:
 
     def send(self, job, rcpts):
         res = job.result
-        with self.journal() as j:
-            left = j.left
-            if left == 0:
-                res["error"] = _error("quota", f"Not sent: daily_limit of {self.daily_limit} per 24 h reached",
-                                      "Flush the spool later (flush_spool: true).")
-                return
-            j.reserve(job.msg.message_id, rcpts)
-            j.mark(job.msg.message_id, rcpts, "queued")
+        if not job.reserved:  # a spooled message, or the one resend: counted now
+            with self.journal() as j:
+                self.write_states(j, job)
+                if getattr(job, "give_back", False):
+                    j.give_back(job.msg.message_id)
+                    job.give_back = False
+                if not self.reserve(j, job, rcpts):
+                    job.states.update(dict.fromkeys(rcpts, "failed"))
+                    res["error"] = _error("quota", f"Not sent: daily_limit of {self.daily_limit} per 24 h reached",
+                                          "Flush the spool later (flush_spool: true).")
+                    return
+        job.reserved = False
         sub = self.submitter()
         if sub is None:
             res["error"] = self.sub_error
@@ -199,7 +221,11 @@ class Outbox:
             return
         part = copy.copy(job.msg)
         part.recipients = rcpts
-        out = sub.send(part)
+        self.current = job
+        try:
+            out = sub.send(part)
+        finally:
+            self.current = None
         self._record(job, out)
         res["error"] = out["error"] if out["status"] != "sent" else res["error"]
         if out["unknown"]:
@@ -211,23 +237,26 @@ class Outbox:
         res = job.result
         res["accepted"] += out["accepted"]
         res["refused"].update(out["refused"])
-        with self.journal() as j:
-            mid = job.msg.message_id
-            j.mark(mid, out["accepted"], "sent")
-            j.mark(mid, list(out["refused"]), "refused")
-            j.mark(mid, out["pending"], "failed")
-            j.mark(mid, out["unknown"], "unknown")
+        for rcpts, state in ((out["accepted"], "sent"), (out["refused"], "refused"), (out["pending"], "failed"),
+                             (out["unknown"], "unknown")):
+            job.states.update(dict.fromkeys(rcpts, state))
         job.todo = [r for r in job.todo if r not in out["accepted"] and r not in out["refused"]]
 
     def finish(self, job):
         """Journal, then spool: the state of each recipient is on disk before the spool changes."""
         res = job.result
         with self.journal() as j:
-            entry = j.entry(job.msg.message_id)
+            self.write_states(j, job)
+            mid = job.msg.message_id
+            entry = j.entry(mid)
             states = {r: entry["rcpt"].get(r) for r in job.msg.recipients}
-            j.release(job.msg.message_id, self.owner)
+            j.release(mid, self.owner)
+            if not job.msg.dedupe_key and job.claim is None and "unknown" not in entry["rcpt"].values() \
+                    and not any(o.msg.message_id == mid for o in self.owned if o is not job):
+                j.forget(mid)  # nothing can refer to it again: no key, no spool file, nothing to settle
         if job in self.owned:
             self.owned.remove(job)
+        job.owned = False
         left = [r for r, s in states.items() if s not in DONE]
         failed = [r for r in left if states[r] != "unknown"]
         if any(s == "unknown" for s in states.values()):
@@ -383,20 +412,27 @@ def _duplicate_in_batch(box, job):
 
 
 def _check_quota(box, todo, over_quota, spool_dir):
-    sending = [job for job in todo if job.todo]
+    """Count the first transaction of every new message under one lock, so parallel runs cannot overshoot."""
+    sending, over = [job for job in todo if job.todo], []
     with box.journal() as j:
         left = j.left
-        if left is None or len(sending) <= left:
-            return
-        if over_quota == "fail" or not spool_dir:
-            for job in todo:
-                j.release(job.msg.message_id, box.owner)
-            box.owned = []
-            raise StateError(
-                f"daily_limit: sending {len(sending)} messages would exceed the limit of {box.daily_limit} per "
-                f"24 h for this account ({j.used} sent, {left} left; state in {box.path}). Wait, raise daily_limit "
-                "if the account allows more, or set over_quota: spool with spool_dir to send the rest later.")
-    for job in sending[left:]:
+        if left is not None and len(sending) > left:
+            if over_quota == "fail" or not spool_dir:
+                for job in todo:
+                    j.release(job.msg.message_id, box.owner)
+                    if not job.msg.dedupe_key and job.msg.message_id in j.outbox:
+                        j.forget(job.msg.message_id)
+                box.owned = []
+                raise StateError(
+                    f"daily_limit: sending {len(sending)} messages would exceed the limit of {box.daily_limit} per "
+                    f"24 h for this account ({j.used} sent, {left} left; state in {box.path}). Wait, raise "
+                    "daily_limit if the account allows more, or set over_quota: spool with spool_dir to send the "
+                    "rest later.")
+            sending, over = sending[:left], sending[left:]
+        for job in sending:
+            if not job.settle:  # one that is settled first is counted if it is sent again
+                job.reserved = box.reserve(j, job, job.todo)
+    for job in over:
         job.result["error"] = _error("quota", f"Not sent: daily_limit of {box.daily_limit} per 24 h reached",
                                      "Flush the spool later (flush_spool: true).")
         job.todo = []
