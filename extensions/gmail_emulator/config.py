@@ -36,7 +36,9 @@ SWITCHES = {
     "delay": 0.0,  # seconds held before each flight of replies (one round trip)
     "pipelining": True,  # advertise PIPELINING after EHLO
     "wrong_cert": False,  # TLS listeners present a certificate for wrong.example.net only
-    "daily_limit": None,  # messages per account before 550 5.4.5 at MAIL; None = off
+    "daily_limit": None,  # messages per account before 550 5.4.5 at the end of the data; None = off
+    "login_limit": 10,  # SMTP logins per account within login_window before 454 4.7.0; 0 = off
+    "login_window": 60.0,
     "max_message_size": GMAIL_SIZE,  # SIZE advertised and enforced (552 5.3.4)
     "max_recipients": 100,  # the 101st RCPT gets 452 4.5.3
     "token_lifetime": 3599,  # expires_in of tokens issued by POST /token
@@ -45,9 +47,10 @@ SWITCHES = {
     "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
     "sent_mail_folder": "[Gmail]/Sent Mail",  # the \Sent folder's name (localised accounts differ)
 }
-_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay"}
+_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay",
+            "login_limit", "login_window"}
 _STRINGS = {"sent_mail_folder"}
-_FLOATS = {"delay", "sent_mail_delay"}
+_FLOATS = {"delay", "sent_mail_delay", "login_window"}
 _FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
 

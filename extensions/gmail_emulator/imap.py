@@ -98,7 +98,7 @@ class ImapSession(LineSession):
             self.note_auth("LOGIN", user, result)
         else:
             mechanism = (words[0] if words else "").upper()
-            if mechanism not in ("PLAIN", "XOAUTH2"):
+            if mechanism not in ("PLAIN", "XOAUTH2", "OAUTHBEARER"):
                 await self.reply(f"{tag} NO Unsupported AUTHENTICATE mechanism. {self.sid}")
                 return
             user, result = await self.sasl(mechanism, words[1] if len(words) > 1 else None, "imap")

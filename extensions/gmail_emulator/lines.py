@@ -9,7 +9,7 @@ import binascii
 import ssl
 
 from . import state as st
-from .session import BEARER_ERROR, Conversation, SessionEnd
+from .session import BEARER_ERROR, OAUTHBEARER_ERROR, Conversation, SessionEnd
 
 ABORTED = "aborted"  # the client sent "*" or bad base64
 
@@ -64,9 +64,9 @@ class LineSession(Conversation):
             self.finish()
 
     async def sasl(self, mechanism: str, initial, service: str):
-        """Run PLAIN or XOAUTH2; return (user, result) with result ABORTED or a state.* code.
+        """Run PLAIN, XOAUTH2 or OAUTHBEARER; return (user, result) with result ABORTED or a state.* code.
 
-        XOAUTH2 failures send Gmail's error challenge and read the client's empty answer.
+        Bearer failures send Gmail's error challenge and read the client's empty answer.
         """
         if initial is None:
             await self.reply("+ ")
@@ -84,11 +84,12 @@ class LineSession(Conversation):
             user = parts[1].decode("utf-8", "replace").strip().lower()
             result = self.state.check_password(user, parts[2].decode("utf-8", "replace"), service)
         else:
-            user, token = st.parse_bearer(blob)
+            user, token = st.parse_bearer(blob, oauthbearer=mechanism == "OAUTHBEARER")
             user = (user or "").strip().lower() or None
             result = self.state.check_token(user, token, service) if token else st.BAD
             if result == st.BAD:
-                await self.reply("+ " + BEARER_ERROR.decode())
+                error = OAUTHBEARER_ERROR if mechanism == "OAUTHBEARER" else BEARER_ERROR
+                await self.reply("+ " + error.decode())
                 await self.readline()
         self.note_auth(mechanism, user, result)
         return user, result

@@ -72,7 +72,7 @@ class PopSession(LineSession):
     async def auth(self, arg: str) -> None:
         words = arg.split()
         mechanism = words[0].upper() if words else ""
-        if mechanism not in ("PLAIN", "XOAUTH2"):
+        if mechanism not in ("PLAIN", "XOAUTH2", "OAUTHBEARER"):
             await self.reply("-ERR [AUTH] Unsupported mechanism.")
             return
         if await self.fault("login"):
@@ -81,7 +81,7 @@ class PopSession(LineSession):
         if result == st.OK:
             await self.reply("+OK Welcome.")
         else:
-            await self.reply(BEARER_FAILED if mechanism == "XOAUTH2" and result == st.BAD else FAILED[result])
+            await self.reply(BEARER_FAILED if mechanism != "PLAIN" and result == st.BAD else FAILED[result])
 
 
 async def start(state, host: str, port: int, tls_context):

@@ -11,8 +11,12 @@ from .faults import Faults
 from .rtt import Flight, set_nodelay
 
 # What Gmail sends (base64) before the final failure of a XOAUTH2/OAUTHBEARER exchange.
+# The JSON of Gmail's error challenge, as public client logs show it (gmail-facts.md).
 BEARER_ERROR = base64.b64encode(
-    json.dumps({"status": "401", "schemes": "bearer", "scope": SCOPE}, separators=(",", ":")).encode()
+    json.dumps({"status": "400", "schemes": "Bearer", "scope": SCOPE}, separators=(",", ":")).encode()
+)
+OAUTHBEARER_ERROR = base64.b64encode(
+    json.dumps({"status": "invalid_request", "schemes": "Bearer", "scope": SCOPE}, separators=(",", ":")).encode()
 )
 
 

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import time
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException
@@ -19,7 +20,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException
 from . import state as st
 from .message import message_record, rewrite_from
 from .rtt import HoldingReader
-from .session import BEARER_ERROR, Conversation
+from .session import BEARER_ERROR, OAUTHBEARER_ERROR, Conversation
 
 # aiosmtpd logs every command at INFO and warns about its own deprecated login_data on each AUTH.
 logging.getLogger("mail.log").setLevel(logging.ERROR)
@@ -29,8 +30,16 @@ G = " {id} - gsmtp"
 REPLIES = {
     "greeting": "220 smtp.gmail.com ESMTP" + G,
     "starttls_first": "530 5.7.0 Must issue a STARTTLS command first." + G,
-    "auth_required": "530-5.5.1 Authentication Required. Learn more at\r\n"
-                     "530 5.5.1  https://support.google.com/mail/?p=WantAuthError" + G,
+    "auth_required": "530-5.7.0 Authentication Required. Learn more at\r\n"
+                     "530 5.7.0  https://support.google.com/mail/?p=WantAuthError" + G,
+    "throttled": "454 4.7.0 Too many login attempts, please try again later." + G,
+    "syntax": "555 5.5.2 Syntax error." + G,
+    "bad_sender": "553-5.1.7 The sender address <{addr}> is not a valid RFC-5321\r\n"
+                  "553 5.1.7 address. Learn more at https://support.google.com/mail/answer/6596" + G,
+    "bad_rcpt": "553-5.1.3 The recipient address <{addr}> is not a valid RFC-5321\r\n"
+                "553 5.1.3 address. Learn more at https://support.google.com/mail/answer/6596" + G,
+    "help": "214 2.0.0 https://www.google.com/search?btnI&q=RFC+5321" + G,
+    "vrfy": "252 2.1.5 Send some mail, I'll try my best" + G,
     "accepted": "235 2.7.0 Accepted",
     st.BAD: "535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
             "535 5.7.8  https://support.google.com/mail/?p=BadCredentials" + G,
@@ -66,7 +75,32 @@ STOCK = {
     "504 5.5.4 Unrecognized authentication type": "504 5.7.4 Unrecognized authentication type." + G,
     "501 5.5.2 Can't decode base64": "501 5.5.2 Cannot Decode response" + G,
     "250 OK": "250 2.1.5 Flushed" + G,
+    "500 Error: bad syntax": REPLIES["syntax"],
+    "501 5.7.0 Auth aborted": "501 5.7.0 Auth aborted." + G,
 }
+# The enhanced code Gmail puts on a reply class that aiosmtpd sends without one.
+_ENHANCED = {"2": "2.0.0", "4": "4.3.0", "500": "5.5.2", "501": "5.5.2", "502": "5.5.1", "503": "5.5.1",
+             "504": "5.5.4", "530": "5.7.0", "5": "5.5.0"}
+_REPLY = re.compile(r"^(\d{3})([ -])(\d\.\d{1,3}\.\d{1,3} )?(.*)$", re.S)
+# RFC 5321 paths: "FROM:<mailbox>" / "TO:<mailbox>" and parameters; a mailbox is a dot-atom or quoted local
+# part and a domain of LDH labels (UTF-8 allowed, as with SMTPUTF8) or an address literal.
+_PATH = re.compile(r"^(?:FROM|TO):\s?<([^<>]*)>(?:\s+(.*))?$", re.IGNORECASE)
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
+_LABEL = r"[A-Za-z0-9\u0080-\U0010ffff](?:[A-Za-z0-9\u0080-\U0010ffff-]*[A-Za-z0-9\u0080-\U0010ffff])?"
+_MAILBOX = re.compile(rf'^(?:{_ATOM}(?:\.{_ATOM})*|"(?:[^"\\\r\n]|\\.)*")@(?:{_LABEL}(?:\.{_LABEL})+|\[[^\]\s]+\])$')
+
+
+def gmail_reply(status: str, sid: str) -> str:
+    """Any reply the way Gmail ends it: an enhanced code, then "<id> - gsmtp" (not 235/334/TLS ready)."""
+    if status.rstrip().endswith("- gsmtp") or status[:3] in ("235", "334") or status.startswith("220 2.0.0 Ready"):
+        return status
+    match = _REPLY.match(status)
+    if not match:
+        return status
+    code, sep, enhanced, text = match.groups()
+    enhanced = enhanced or (_ENHANCED.get(code) or _ENHANCED.get(code[0], "5.5.0")) + " "
+    text = text.rstrip(".") + "."
+    return f"{code}{sep}{enhanced}{text}" + G.format(id=sid)
 
 
 class _Hooks:
@@ -112,6 +146,9 @@ class GmailSMTP(Conversation, SMTP):
         hooks.server = self
 
     # -- connection and I/O -----------------------------------------------------------
+    _chunks = None  # the message so far, between BDAT chunks
+    _carrier = "DATA"  # the command that carried the message being saved
+
     def connection_made(self, transport) -> None:
         first = self.transport is None
         super().connection_made(transport)
@@ -153,7 +190,7 @@ class GmailSMTP(Conversation, SMTP):
         status = STOCK.get(status, status).replace("{id}", self.sid)
         if status.startswith("500 Error: command "):
             status = "502 5.5.1 Unrecognized command." + G.format(id=self.sid)
-        await self.reply(status)
+        await self.reply(status if getattr(self, "_verbatim", False) else gmail_reply(status, self.sid))
         if status.startswith("220 2.0.0"):
             await self.flight.release(self._writer)  # the TLS handshake follows on this transport
 
@@ -176,11 +213,19 @@ class GmailSMTP(Conversation, SMTP):
     # -- commands ---------------------------------------------------------------------
     async def smtp_EHLO(self, arg):
         if not await self.gate("ehlo", f"EHLO {arg or ''}".strip()):
-            await super().smtp_EHLO(arg)
+            await self.greeting_reply(super().smtp_EHLO(arg))
 
     async def smtp_HELO(self, arg):
         if not await self.gate("ehlo", f"HELO {arg or ''}".strip()):
-            await super().smtp_HELO(arg)
+            await self.greeting_reply(super().smtp_HELO(arg))
+
+    async def greeting_reply(self, answer) -> None:
+        """EHLO/HELO lines go out as Gmail writes them: no enhanced code, no "- gsmtp"."""
+        self._verbatim = True
+        try:
+            await answer
+        finally:
+            self._verbatim = False
 
     def ehlo_lines(self, hostname: str) -> list:
         self.session.host_name = hostname
@@ -190,7 +235,7 @@ class GmailSMTP(Conversation, SMTP):
                  AUTH_LINE if self.is_tls() else "STARTTLS", "ENHANCEDSTATUSCODES"]
         if self.state.get("pipelining"):
             lines.append("PIPELINING")
-        lines.append("SMTPUTF8")  # no CHUNKING: BDAT is not implemented
+        lines += ["CHUNKING", "SMTPUTF8"]
         return [f"250-{line}" for line in lines[:-1]] + [f"250 {lines[-1]}"]
 
     async def smtp_STARTTLS(self, arg):
@@ -214,20 +259,89 @@ class GmailSMTP(Conversation, SMTP):
             await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg):
-        if not await self.gate("mail", f"MAIL {arg or ''}".strip(), needs_tls=True, needs_auth=True):
+        if not await self.gate("mail", f"MAIL {arg or ''}".strip(), needs_tls=True, needs_auth=True) \
+                and await self.check_path(arg, "FROM", "bad_sender"):
             await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg):
-        if not await self.gate("rcpt", f"RCPT {arg or ''}".strip(), needs_tls=True, needs_auth=True):
+        if not await self.gate("rcpt", f"RCPT {arg or ''}".strip(), needs_tls=True, needs_auth=True) \
+                and await self.check_path(arg, "TO", "bad_rcpt"):
             await super().smtp_RCPT(arg)
 
+    async def check_path(self, arg, keyword: str, bad: str) -> bool:
+        """Gmail's envelope syntax: 555 for a malformed path, 553 for a path that is no RFC 5321 mailbox."""
+        match = _PATH.match(arg or "")
+        if not match or not (arg or "").upper().startswith(keyword):
+            await self.push(self.text("syntax"))
+            return False
+        address = match.group(1)
+        if address == "" and keyword == "FROM":
+            return True  # the null sender of a bounce
+        if not _MAILBOX.match(address):
+            await self.push(self.text(bad, addr=address))
+            return False
+        return True
+
+    async def smtp_HELP(self, arg):
+        self.note(f"HELP {arg or ''}".strip())
+        await self.push(self.text("help"))
+
+    async def smtp_VRFY(self, arg):
+        self.note(f"VRFY {arg or ''}".strip())
+        await self.push(self.text("vrfy"))
+
     async def smtp_DATA(self, arg):
+        if self._chunks is not None:
+            await self.push("503 5.5.1 DATA after BDAT in the same transaction." + G)
+            return
         if not await self.gate("data", "DATA", needs_tls=True, needs_auth=True):
             await super().smtp_DATA(arg)
 
     async def smtp_RSET(self, arg):
+        self._chunks = None
         if not await self.gate(None, "RSET"):
             await super().smtp_RSET(arg)
+
+    async def smtp_BDAT(self, arg):
+        """RFC 3030 CHUNKING: "BDAT <size> [LAST]", the chunk follows the command line at once.
+
+        The chunk is read whatever the reply (the client does not wait for one); chunks add up to
+        the message, which LAST submits like the end of DATA; SIZE is checked over all chunks.
+        """
+        words = (arg or "").split()
+        if not words or not words[0].isdigit() or len(words) > 2 or (len(words) == 2 and words[1].upper() != "LAST"):
+            self.note(f"BDAT {arg or ''}".strip())
+            await self.push(self.text("syntax"))
+            return
+        size, last = int(words[0]), len(words) == 2
+        chunk = await self._reader.readexactly(size) if size else b""
+        if await self.gate("data" if self._chunks is None else None, f"BDAT {size}" + (" LAST" if last else ""),
+                           needs_tls=True, needs_auth=True):
+            self._chunks = None
+            return
+        if not self.envelope.rcpt_tos:
+            self._chunks = None
+            await self.push("503 5.5.1 RCPT first." + G)
+            return
+        self._chunks = (self._chunks or bytearray()) + chunk
+        if len(self._chunks) > self.data_size_limit and last:
+            self._chunks = None
+            self._set_post_data_state()
+            await self.push(self.text("too_big"))
+            return
+        if not last:
+            await self.push(f"250 2.0.0 OK {size} bytes received" + G)
+            return
+        content, self._chunks = bytes(self._chunks), None
+        self.envelope.original_content = content
+        self.envelope.content = content.decode("utf-8", errors="surrogateescape")
+        self._carrier = "BDAT"
+        try:
+            status = await self._call_handler_hook("DATA")
+        finally:
+            self._carrier = "DATA"
+        self._set_post_data_state()
+        await self.push(status)
 
     async def smtp_NOOP(self, arg):
         self.note("NOOP")
@@ -244,8 +358,6 @@ class GmailSMTP(Conversation, SMTP):
 
     # -- envelope hooks ---------------------------------------------------------------
     def on_mail(self, envelope, address, options):
-        if self.state.over_quota(self.rec["auth_user"]):
-            return self.text("quota")
         envelope.mail_from = address
         envelope.mail_options.extend(options)
         return self.text("mail_ok")
@@ -259,6 +371,8 @@ class GmailSMTP(Conversation, SMTP):
 
     async def on_eom(self, envelope):
         rule = self.state.faults.hit("eom", "smtp")
+        if rule is None and self.state.over_quota(self.rec["auth_user"]):
+            return self.text("quota")  # Gmail says it at the end of the data, not at MAIL
         if rule is None:
             self.save_message(envelope)
             return self.text("eom_ok", ts=int(time.time()))
@@ -275,6 +389,7 @@ class GmailSMTP(Conversation, SMTP):
         record.update(id=mid, seq=seq, session_id=self.sid, auth_user=user, listener=self.listener,
                       auth_mechanism=self.rec["auth_mechanism"], tls_version=self.rec["tls_version"],
                       from_original=original, from_rewritten=rewritten, dropped_after_eom=dropped,
+                      carried_by=self._carrier,
                       eml=f"{mid}.eml")
         self.state.recorder.save("messages", record, raw)
         self.rec["messages"].append(mid)
@@ -282,6 +397,9 @@ class GmailSMTP(Conversation, SMTP):
 
     # -- authentication ---------------------------------------------------------------
     def _result(self, mechanism: str, user, result: str) -> AuthResult:
+        if self.state.too_many_logins(user):
+            self.note_auth(mechanism, user, "throttled")
+            return AuthResult(success=False, handled=False, message=self.text("throttled"))
         self.note_auth(mechanism, user, result)
         if result == st.OK:
             return AuthResult(success=True, message=REPLIES["accepted"], auth_data=user)
@@ -308,7 +426,8 @@ class GmailSMTP(Conversation, SMTP):
         result = self.state.check_token(user, token) if token else st.BAD
         if result == st.BAD:
             # Gmail's error challenge; the client answers with an empty line.
-            if await self.challenge_auth(BEARER_ERROR, encode_to_b64=False) is MISSING:
+            error = OAUTHBEARER_ERROR if mechanism == "OAUTHBEARER" else BEARER_ERROR
+            if await self.challenge_auth(error, encode_to_b64=False) is MISSING:
                 self.note_auth(mechanism, user, result)
                 return AuthResult(success=False, handled=True)
         return self._result(mechanism, user, result)

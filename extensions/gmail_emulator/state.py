@@ -47,6 +47,7 @@ class State:
         self.faults = Faults()
         self.recorder = Recorder(records_dir)
         self.sent = {}  # user -> messages accepted (daily quota)
+        self.logins = {}  # user -> times of recent SMTP logins (throttling)
         self.issued = {}  # access token -> (user, expiry epoch)
         self.open = {}  # session id -> generation; reset() starts a new generation
         self.generation = 0
@@ -67,6 +68,7 @@ class State:
         with self._lock:
             self.config = build_config(self._base)
             self.sent.clear()
+            self.logins.clear()
             self.issued.clear()
             self.generation += 1  # sessions still open from before write no records
         self.recorder.clear()
@@ -127,6 +129,15 @@ class State:
     def aliases(self, user: str) -> list:
         acct = self.account(user) or {}
         return [a.lower() for a in acct.get("aliases", [])]
+
+    def too_many_logins(self, user) -> bool:
+        """Count an SMTP login of ``user``; True past login_limit within login_window seconds."""
+        now = time.time()
+        with self._lock:
+            limit, window = self.config["login_limit"], self.config["login_window"]
+            recent = [t for t in self.logins.get(user, []) if t > now - window] + [now]
+            self.logins[user] = recent
+        return bool(limit) and len(recent) > limit
 
     # -- quota ------------------------------------------------------------------------
     def over_quota(self, user: str) -> bool:

@@ -79,6 +79,7 @@ options:
     default: 30
   ehlohost:
     description:
-      - The name sent with EHLO. Defaults to the name of the host.
+      - The name sent with EHLO. Defaults to the fully qualified name of the host (RFC 5321), or, when the host
+        has none, the address literal of its end of the connection, such as V([192.0.2.10]).
     type: str
 """

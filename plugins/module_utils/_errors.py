@@ -80,11 +80,11 @@ _REPLY_RULES = (
     (None, None, r"application-specific password", "app_password_required"),
     (None, "5.7.14", None, "web_login_required"),
     (None, None, r"web ?login|log in via your web browser", "web_login_required"),
-    (530, "5.7.0", None, "starttls_required"),
+    # Codes shared by several meanings are told apart by text: 530 5.7.0 is both "Must issue a
+    # STARTTLS command first" and "Authentication Required"; 454 4.7.0 is any temporary AUTH failure
+    # (RFC 4954), and only "Too many login attempts" means throttling.
+    (None, None, r"authentication required", "auth_required"),
     (None, None, r"starttls", "starttls_required"),
-    (530, None, r"authentication required", "auth_required"),
-    (None, "5.5.1", r"authentication required", "auth_required"),
-    (454, "4.7.0", None, "throttled"),
     (None, None, r"too many login|login attempts|throttl", "throttled"),
     (None, "5.4.5", None, "quota"),
     (None, None, r"sending limit", "quota"),

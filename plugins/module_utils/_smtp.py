@@ -26,14 +26,29 @@ def _b64(text):
     return base64.b64encode(text.encode("utf-8")).decode("ascii")
 
 
+def ehlo_name(sock):
+    """What EHLO should say (RFC 5321 4.1.4): the fully qualified host name, or else the address
+    literal of this end of the connection, as Python's smtplib does. The name comes from the host
+    name, or /etc/hosts through getfqdn() only when the host name is not qualified."""
+    name = socket.gethostname()
+    if "." not in name:
+        name = socket.getfqdn(name)
+    if "." in name and not name.endswith(".localdomain") and name != "localhost.localdomain":
+        return name
+    try:
+        address = sock.getsockname()[0]
+    except (OSError, AttributeError, IndexError):
+        return "[127.0.0.1]"
+    return f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+
+
 class SmtpClient(Session):
     def __init__(self, host, port, security, ca_file=None, timeout=30, local_hostname=None, server_hostname=None):
         if security not in SECURITIES:
             raise ValueError(f"security must be one of {', '.join(SECURITIES)}, got {security!r}")
         super().__init__(host, port, timeout, ca_file, server_hostname)
         self.security = security
-        # gethostname, not getfqdn: no DNS lookup outside the timeout
-        self.local_hostname = local_hostname or socket.gethostname() or "localhost"
+        self.local_hostname = local_hostname  # None: the FQDN, known once connected (ehlo_name)
         self.extensions = {}
 
     # --- connection ------------------------------------------------------------------
@@ -56,6 +71,8 @@ class SmtpClient(Session):
         return self
 
     def ehlo(self):
+        if self.local_hostname is None:
+            self.local_hostname = ehlo_name(self.transport.sock)
         reply = self._expect(self.command(f"EHLO {self.local_hostname}", stage="ehlo"), 250, "ehlo")
         self.extensions = {}
         for line in reply.lines[1:]:

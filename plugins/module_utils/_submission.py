@@ -57,7 +57,11 @@ def stuff(raw):
 
 
 def _reply_text(reply):
-    return " ".join(str(x) for x in (reply.code, reply.enhanced_code, " ".join(reply.lines)) if x)
+    """"550 5.1.1 text...": the enhanced code once, though each reply line starts with it."""
+    enhanced = reply.enhanced_code
+    lines = [line[len(enhanced):].strip() if enhanced and line.startswith(enhanced) else line.strip()
+             for line in reply.lines]
+    return " ".join(str(x) for x in (reply.code, enhanced, " ".join(lines)) if x)
 
 
 class Submitter:

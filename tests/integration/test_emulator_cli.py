@@ -51,7 +51,7 @@ def test_command_line_mode(process):
         names = s.sock.getpeercert()["subjectAltName"]
         s.login("ci@example.org", "x" * 16)  # the --config account table replaces the default one
         s.sendmail("ci@example.org", ["a@example.com"], b"Subject: cli\r\n\r\nhello\r\n")
-        with pytest.raises(smtplib.SMTPSenderRefused):  # daily_limit 1 from --config
+        with pytest.raises(smtplib.SMTPDataError):  # daily_limit 1 from --config, said at the end of data
             s.sendmail("ci@example.org", ["a@example.com"], b"Subject: cli\r\n\r\nagain\r\n")
     assert ("DNS", "emulator.test") in names  # --extra-san
     request = urllib.request.Request(info["token_uri"].replace("/token", "/_emulator/set"), data=b'{"delay": 0.01}')

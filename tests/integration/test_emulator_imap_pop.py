@@ -15,7 +15,7 @@ import pytest
 from gmail_emulator.wire import xoauth2
 
 USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
-BEARER_JSON = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+BEARER_JSON = {"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"}
 
 
 def ctx(emu):

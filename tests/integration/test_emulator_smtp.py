@@ -7,6 +7,8 @@ import base64
 import json
 import smtplib
 import ssl
+import subprocess
+import time
 
 import pytest
 from gmail_emulator import Emulator
@@ -14,7 +16,7 @@ from gmail_emulator.wire import Wire, b64, plain, xoauth2
 
 USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
 MSG = b"From: Ops <ops.alerts@gmail.com>\r\nTo: a@example.com\r\nSubject: hi\r\n\r\nbody\r\n"
-BEARER_JSON = {"status": "401", "schemes": "bearer", "scope": "https://mail.google.com/"}
+BEARER_JSON = {"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"}
 
 
 def ctx(emu):
@@ -58,12 +60,13 @@ def test_ehlo_before_and_after_starttls(gmail_emulator):
     w = Wire(gmail_emulator.host, gmail_emulator.smtp_starttls_port)
     w.reply()
     before = [line[4:] for line in w.cmd("EHLO client.example")]
-    assert before[1:] == ["SIZE 35882577", "8BITMIME", "STARTTLS", "ENHANCEDSTATUSCODES", "PIPELINING", "SMTPUTF8"]
+    assert before[1:] == ["SIZE 35882577", "8BITMIME", "STARTTLS", "ENHANCEDSTATUSCODES", "PIPELINING", "CHUNKING",
+                          "SMTPUTF8"]
     w.starttls(ctx(gmail_emulator))
     after = [line[4:] for line in w.cmd("EHLO client.example")]
     assert after[0].startswith("smtp.gmail.com at your service")
     assert after[1:] == ["SIZE 35882577", "8BITMIME", "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
-                         "ENHANCEDSTATUSCODES", "PIPELINING", "SMTPUTF8"]
+                         "ENHANCEDSTATUSCODES", "PIPELINING", "CHUNKING", "SMTPUTF8"]
 
 
 @pytest.mark.parametrize("command", [f"AUTH PLAIN {plain(USER, APP_PW)}", "MAIL FROM:<ops.alerts@gmail.com>",
@@ -79,8 +82,8 @@ def test_commands_before_starttls_get_530_5_7_0(gmail_emulator, wire, command):
 def test_mail_without_auth_after_tls(gmail_emulator, wire):
     w = wire(auth=False)
     answer = w.cmd("MAIL FROM:<ops.alerts@gmail.com>")
-    assert answer[0] == "530-5.5.1 Authentication Required. Learn more at"
-    assert answer[1].startswith("530 5.5.1  https://support.google.com/mail/?p=WantAuthError ")
+    assert answer[0] == "530-5.7.0 Authentication Required. Learn more at"
+    assert answer[1].startswith("530 5.7.0  https://support.google.com/mail/?p=WantAuthError ")
 
 
 def test_implicit_tls_send(gmail_emulator):
@@ -139,7 +142,7 @@ def test_xoauth2_accepted(gmail_emulator, wire):
     assert w.cmd(f"AUTH XOAUTH2 {xoauth2(USER, 'ya29.valid-ops-alerts')}") == ["235 2.7.0 Accepted"]
     assert w.cmd("MAIL FROM:<ops.alerts@gmail.com>")[0].startswith("250 2.1.0 OK")
     assert w.cmd("RSET")[0].startswith("250 2.1.5 Flushed ")
-    assert w.cmd("BDAT 10 LAST")[0].startswith("502 5.5.1 Unrecognized command. ")  # no CHUNKING
+    assert w.cmd("BDAT 0 LAST")[0].startswith("503 5.5.1 RCPT first.")
 
 
 def test_xoauth2_without_initial_response(gmail_emulator, wire):
@@ -188,10 +191,11 @@ def test_from_rewriting(gmail_emulator):
 
 
 def test_daily_limit(gmail_emulator):
+    """Gmail says 550 5.4.5 as the reply to the end of the data (PHPMailer "DATA command failed")."""
     gmail_emulator.set(daily_limit=1)
     with client(gmail_emulator) as s:
         s.sendmail(USER, ["a@example.com"], MSG)
-        with pytest.raises(smtplib.SMTPSenderRefused) as err:
+        with pytest.raises(smtplib.SMTPDataError) as err:
             s.sendmail(USER, ["a@example.com"], MSG)
     assert err.value.smtp_code == 550 and b"5.4.5 Daily user sending limit exceeded" in err.value.smtp_error
     assert len(gmail_emulator.messages()) == 1
@@ -235,3 +239,103 @@ def test_ipv6_listener(tmp_path):
         with smtplib.SMTP_SSL("::1", emu.smtp_tls_port, context=ctx(emu), timeout=5) as s:
             s.login(USER, APP_PW)  # the certificate names IP ::1
         assert emu.sessions()[0]["peer"][0] == "::1"
+
+
+# -- where Gmail is strict (issue 15): envelope syntax, throttling, replies -------------------------------
+@pytest.mark.parametrize("line, want", [
+    ("RCPT TO:<bob>", "553-5.1.3 The recipient address <bob> is not a valid RFC-5321"),
+    ("RCPT TO:<not an address>", "553-5.1.3 The recipient address <not an address> is not a valid RFC-5321"),
+    ("RCPT TO:<>", "553-5.1.3 The recipient address <> is not a valid RFC-5321"),
+    ("RCPT TO:a@example.com", "555 5.5.2 Syntax error."),
+    ("RCPT TO:<a@example.com", "555 5.5.2 Syntax error."),
+])
+def test_bad_recipient_paths_are_refused(wire, line, want):
+    w = wire()
+    assert w.cmd(f"MAIL FROM:<{USER}>")[0].startswith("250 2.1.0 OK")
+    answer = w.cmd(line)
+    assert answer[0].startswith(want) and answer[-1].endswith(" - gsmtp")
+    assert w.cmd("RCPT TO:<a@example.com>")[0].startswith("250 2.1.5 OK")  # the transaction goes on
+
+
+@pytest.mark.parametrize("line, want", [
+    (f'MAIL FROM:<"Ops" <{USER}>>', "555 5.5.2 Syntax error."),
+    (f"MAIL FROM:{USER}", "555 5.5.2 Syntax error."),
+    (f"MAIL FROM:<{USER}", "555 5.5.2 Syntax error."),
+    ("MAIL FROM:<ops@-bad-.example>", "553-5.1.7 The sender address <ops@-bad-.example> is not a valid"),
+])
+def test_bad_sender_paths_are_refused(wire, line, want):
+    assert wire().cmd(line)[0].startswith(want)
+
+
+def test_good_paths_pass(wire):
+    w = wire()
+    assert w.cmd("MAIL FROM:<>")[0].startswith("250 ")  # the null sender of a bounce
+    w.cmd("RSET")
+    assert w.cmd(f"MAIL FROM: <{USER}> SIZE=100")[0].startswith("250 ")
+    for rcpt in ('"john doe"@example.com', "a.b+tag@sub.example.co.uk", "x@[192.0.2.1]"):
+        assert w.cmd(f"RCPT TO:<{rcpt}>")[0].startswith("250 "), rcpt
+
+
+def test_swaks_sees_the_bad_recipient_refused(gmail_emulator):
+    result = subprocess.run(["swaks", "--server", f"{gmail_emulator.host}:{gmail_emulator.smtp_starttls_port}",
+                             "--tls", "--tls-verify", "--tls-ca-path", gmail_emulator.ca_file, "--auth", "PLAIN",
+                             "--auth-user", USER, "--auth-password", APP_PW, "--from", USER, "--to", "bob"],
+                            capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0 and "553-5.1.3 The recipient address <bob> is not a valid" in result.stdout
+    assert gmail_emulator.messages() == []
+
+
+def test_many_logins_in_a_minute_are_throttled(gmail_emulator):
+    gmail_emulator.set(login_limit=3, login_window=60)
+    for _n in range(3):
+        client(gmail_emulator).quit()
+    with pytest.raises(smtplib.SMTPAuthenticationError) as err:
+        client(gmail_emulator)
+    assert err.value.smtp_code == 454 and b"4.7.0 Too many login attempts, please try again later." in \
+        err.value.smtp_error
+    assert client(gmail_emulator, login=False).login("team.reports@gmail.com", "ponmlkjihgfedcba")  # per account
+    gmail_emulator.set(login_window=0.5)
+    time.sleep(0.6)
+    client(gmail_emulator).quit()  # the window has passed
+
+
+def test_every_reply_is_gmails_with_enhanced_code_and_gsmtp(wire):
+    w = wire()
+    for line, want in (("VRFY bob", "252 2.1.5 Send some mail, I'll try my best "),
+                       ("HELP", "214 2.0.0 https://www.google.com/search?btnI&q=RFC+5321 "),
+                       ("MAIL", "555 5.5.2 Syntax error. "),
+                       ("EXPN list", "502 5.5.1 "),
+                       ("NOOP", "250 2.0.0 OK ")):
+        answer = w.cmd(line)
+        assert answer[-1].startswith(want) and answer[-1].endswith(" - gsmtp"), (line, answer)
+    fresh = wire(auth=False)
+    assert fresh.cmd("AUTH PLAIN")[0].startswith("334")
+    aborted = fresh.cmd("*")[-1]
+    assert aborted.startswith("501 5.7.0 Auth aborted.") and aborted.endswith(" - gsmtp")
+
+
+def test_chunking_is_advertised_and_bdat_works(gmail_emulator, wire):
+    """RFC 3030 as Gmail offers it: CHUNKING before and after STARTTLS; pipelined chunks, LAST, SIZE over all."""
+    plain_wire = Wire(gmail_emulator.host, gmail_emulator.smtp_starttls_port)
+    plain_wire.reply()
+    assert "250-CHUNKING" in plain_wire.cmd("EHLO test")
+    plain_wire.close()
+    w = wire()
+    body = b"Message-ID: <bdat@example.com>\r\nSubject: bdat\r\n\r\n.a line with a leading dot\r\n"
+    first, second = body[:20], body[20:]
+    w.sock.sendall(f"MAIL FROM:<{USER}>\r\nRCPT TO:<a@example.com>\r\nBDAT {len(first)}\r\n".encode() + first
+                   + f"BDAT {len(second)} LAST\r\n".encode() + second)
+    answers = [w.reply() for _n in range(4)]
+    assert answers[2][0].startswith(f"250 2.0.0 OK {len(first)} bytes received")
+    assert answers[3][0].startswith("250 2.0.0 OK ") and answers[3][0].endswith(" - gsmtp")
+    [message] = gmail_emulator.messages(wait=False)
+    assert message["carried_by"] == "BDAT" and message["subject"] == "bdat"
+    with open(f"{gmail_emulator.records_dir}/messages/{message['eml']}", "rb") as fh:
+        assert b"\r\n.a line with a leading dot\r\n" in fh.read()  # no dot-unstuffing with BDAT
+    assert w.cmd("BDAT x")[0].startswith("555 5.5.2 Syntax error.")
+    gmail_emulator.set(max_message_size=10)
+    w = wire()  # SIZE is read at EHLO
+    w.sock.sendall(f"MAIL FROM:<{USER}>\r\nRCPT TO:<a@example.com>\r\nBDAT 6\r\n123456BDAT 6 LAST\r\n123456".encode())
+    answers = [w.reply() for _n in range(4)]
+    assert answers[3][0].startswith("552-5.3.4 Your message exceeded Google's message size limits.")
+    assert len(gmail_emulator.messages(wait=False)) == 1

@@ -164,6 +164,7 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
     spool = str(tmp_path / "spool")
     ten = [{"to": [f"dev{i}@example.com"], "subject": f"f421 {i}"} for i in range(10)]
     q = str(tmp_path / "q")
+    emu.set(login_limit=0)  # some 20 sessions within a minute, one per fault; throttling has its own test
     tasks = [
         control(emu, "faults", [{"stage": "mail", "action": "reply", "nth": 3,
                                  "reply": "421 4.7.0 Try again later, closing connection."}]),

@@ -142,6 +142,16 @@ REPLIES = [
         None,
         ("temporary", None, None, True, "retry"),
     ),
+    # Shared codes, told apart by text (issue 15): 454 4.7.0 is any temporary AUTH failure (RFC 4954) ...
+    (smtp(454, "4.7.0 Temporary authentication failure"), "auth", None,
+     ("temporary", 454, "4.7.0", True, "retry later")),
+    (smtp(454, "4.7.0 Too many login attempts, please try again later."), "auth", None,
+     ("throttled", 454, "4.7.0", True, "back off")),
+    # ... and 530 5.7.0 is both Gmail's "Authentication Required" and "Must issue a STARTTLS command first".
+    (smtp(530, "5.7.0 Authentication Required. Learn more at", "5.7.0  https://support.google.com/mail/?p=W"),
+     "mail", None, ("auth_required", 530, "5.7.0", False, "username")),
+    (smtp(530, "5.7.0 Must issue a STARTTLS command first."), "auth", None,
+     ("starttls_required", 530, "5.7.0", False, "587")),
 ]
 
 

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from ansible_collections.mailops.gmail.plugins.module_utils import _smtp
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
 from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
@@ -351,3 +352,22 @@ def test_refused_connection():
     with pytest.raises(GmailError) as err:
         SmtpClient("127.0.0.1", port, "tls", timeout=2).connect()
     assert err.value.category == "refused"
+
+
+def test_ehlo_name_is_qualified_or_an_address_literal(monkeypatch):
+    """RFC 5321 4.1.4: EHLO gives the FQDN; a host without one gives its address literal (as smtplib does)."""
+    class Sock:
+        def __init__(self, address):
+            self.address = address
+
+        def getsockname(self):
+            return (self.address, 40000)
+
+    monkeypatch.setattr(_smtp.socket, "gethostname", lambda: "vm")
+    monkeypatch.setattr(_smtp.socket, "getfqdn", lambda name=None: "vm.example.net")
+    assert _smtp.ehlo_name(Sock("192.0.2.7")) == "vm.example.net"
+    monkeypatch.setattr(_smtp.socket, "getfqdn", lambda name=None: "vm")
+    assert _smtp.ehlo_name(Sock("192.0.2.7")) == "[192.0.2.7]"
+    assert _smtp.ehlo_name(Sock("2001:db8::7")) == "[IPv6:2001:db8::7]"
+    monkeypatch.setattr(_smtp.socket, "gethostname", lambda: "web1.prod.example.org")
+    assert _smtp.ehlo_name(Sock("192.0.2.7")) == "web1.prod.example.org"

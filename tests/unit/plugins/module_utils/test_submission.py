@@ -276,3 +276,10 @@ def test_an_8bit_body_is_declared_with_body_8bitmime(eightbit, body, declared):
     assert out["status"] == "sent"
     [line] = server.mail_lines
     assert line.endswith(" BODY=8BITMIME") == declared and f"SIZE={msg.size}" in line
+
+
+def test_a_refused_recipient_shows_the_enhanced_code_once():
+    server = FakeServer(faults={("rcpt", 1): "550 5.1.1 <nobody@example.com>: The email account does not exist."})
+    sub, _sleeps = submitter(server)
+    [res] = sub.send_all(batch(1))
+    assert res["refused"] == {"r0@example.com": "550 5.1.1 <nobody@example.com>: The email account does not exist."}
