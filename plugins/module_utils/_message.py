@@ -13,14 +13,15 @@ import os
 import re
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import formatdate, make_msgid
 
 MAX_RECIPIENTS = 100  # Gmail: 100 recipients per message through smtp.gmail.com
 GMAIL_MAX_SIZE = 35882577  # SIZE advertised by smtp.gmail.com
 
-# RFC 5322 dot-atom local part (no quoted strings: Gmail never needs them).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# RFC 5322 dot-atom local part (no quoted strings: Gmail never needs them); UTF-8 as RFC 6532 allows,
+# which needs SMTPUTF8 (RFC 6531) on the wire.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
 _LOCAL_RE = re.compile(rf"^{_ATEXT}(?:\.{_ATEXT})*$")
 _LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _HEADER_NAME_RE = re.compile(r"^[!-9;-~]+$")  # printable ASCII without ':' or space
@@ -37,8 +38,25 @@ class MessageError(Exception):
     """Invalid message input; the text names the parameter and the fix."""
 
 
+def _idna(label):
+    """An internationalised domain label as its ASCII (xn--) form, for the LDH check; '' if it has none."""
+    if label.isascii():
+        return label
+    try:
+        return label.encode("idna").decode("ascii")
+    except UnicodeError:
+        return ""
+
+
+def needs_smtputf8(*addresses):
+    """An address that is not ASCII can only be sent with SMTPUTF8 (RFC 6531)."""
+    return any(not a.isascii() for a in addresses)
+
+
 class Prepared:
     """A built message: wire bytes plus the SMTP envelope."""
+
+    smtputf8 = False  # an envelope address is not ASCII
 
     def __init__(self, index, raw, sender, recipients, message_id, subject, dedupe_key=None):
         self.index = index
@@ -76,7 +94,8 @@ def check_addr_spec(addr, param):
     if not local or len(local) > 64 or not _LOCAL_RE.match(local):
         raise MessageError(f"{param}: {addr!r} has an invalid local part")
     labels = domain.split(".")
-    if len(addr) > 254 or (len(labels) < 2 and domain != "localhost") or not all(_LABEL_RE.match(x) for x in labels):
+    valid_labels = all(_LABEL_RE.match(_idna(label)) for label in labels)
+    if len(addr) > 254 or (len(labels) < 2 and domain != "localhost") or not valid_labels:
         raise MessageError(f"{param}: {addr!r} has an invalid domain (expected e.g. example.com)")
     return addr
 
@@ -194,7 +213,10 @@ def build_message(spec, index=None, default_sender=None, max_size=GMAIL_MAX_SIZE
     if dedupe_key:
         check_no_crlf(dedupe_key, prefix + "dedupe_key")
 
-    msg = EmailMessage(policy=SMTP)
+    header_addresses = [a for _n, a in [sender] + to + cc + reply_to]
+    intl = needs_smtputf8(*header_addresses, *recipients)
+    # UTF-8 addresses are written as they are (RFC 6532); ASCII ones as ever, with encoded words.
+    msg = EmailMessage(policy=SMTPUTF8 if intl else SMTP)
     msg["From"] = _mime_address(*sender)
     if to:
         msg["To"] = [_mime_address(n, a) for n, a in to]
@@ -224,7 +246,10 @@ def build_message(spec, index=None, default_sender=None, max_size=GMAIL_MAX_SIZE
         raise MessageError(f"{prefix}message is {len(raw)} bytes, over the size limit of {max_size} bytes; "
                            "shrink the attachments")
     chunks = [recipients[i:i + recipient_limit] for i in range(0, len(recipients), recipient_limit)]
-    return [Prepared(index, raw, sender[1], chunk, message_id, subject, dedupe_key) for chunk in chunks]
+    prepared = [Prepared(index, raw, sender[1], chunk, message_id, subject, dedupe_key) for chunk in chunks]
+    for part in prepared:
+        part.smtputf8 = intl
+    return prepared
 
 
 def _add_headers(msg, headers, param):

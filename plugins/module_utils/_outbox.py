@@ -301,9 +301,9 @@ class Outbox:
 
 def _rename(msg, message_id):
     """Give a message the Message-ID its dedupe key already stands for (the same message, sent again)."""
-    old = f"Message-ID: {msg.message_id}".encode("ascii")
+    old = f"Message-ID: {msg.message_id}".encode("utf-8")
     head, sep, body = msg.raw.partition(b"\r\n\r\n")
-    msg.raw = head.replace(old, f"Message-ID: {message_id}".encode("ascii"), 1) + sep + body
+    msg.raw = head.replace(old, f"Message-ID: {message_id}".encode("utf-8"), 1) + sep + body
     msg.message_id = message_id
 
 

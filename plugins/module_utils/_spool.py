@@ -20,6 +20,7 @@ import tempfile
 import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import private_dirs
+from ansible_collections.mailops.gmail.plugins.module_utils._message import needs_smtputf8
 
 _FROM = b"X-Mailops-Envelope-From: "
 _TO = b"X-Mailops-Envelope-To: "
@@ -40,8 +41,8 @@ def _prepare_dir(spool_dir):
 
 
 def _envelope(sender, recipients, dedupe_key):
-    envelope = _FROM + sender.encode("ascii") + b"\r\n"
-    envelope += b"".join(_TO + r.encode("ascii") + b"\r\n" for r in recipients)
+    envelope = _FROM + sender.encode("utf-8") + b"\r\n"
+    envelope += b"".join(_TO + r.encode("utf-8") + b"\r\n" for r in recipients)
     if dedupe_key:
         envelope += _KEY + dedupe_key.encode("utf-8") + b"\r\n"
     return envelope
@@ -97,9 +98,9 @@ def load(path):
     while True:
         line, sep, rest = data.partition(b"\r\n")
         if line.startswith(_FROM):
-            envelope["sender"] = line[len(_FROM):].decode("ascii")
+            envelope["sender"] = line[len(_FROM):].decode("utf-8")
         elif line.startswith(_TO):
-            envelope["recipients"].append(line[len(_TO):].decode("ascii"))
+            envelope["recipients"].append(line[len(_TO):].decode("utf-8"))
         elif line.startswith(_KEY):
             envelope["dedupe_key"] = line[len(_KEY):].decode("utf-8")
         else:
@@ -110,7 +111,7 @@ def load(path):
     for line in data.split(b"\r\n\r\n", 1)[0].split(b"\r\n"):
         name, _colon, value = line.partition(b":")
         if name.lower() in (b"message-id", b"subject"):
-            envelope[name.lower().decode("ascii").replace("-", "_")] = value.strip().decode("ascii", "replace")
+            envelope[name.lower().decode("ascii").replace("-", "_")] = value.strip().decode("utf-8", "replace")
     if not envelope.get("message_id"):
         raise SpoolError(f"{path} has no Message-ID header; it was not written by this collection")
     return envelope, data
@@ -161,6 +162,7 @@ class Spooled:
         self.message_id = envelope["message_id"]
         self.dedupe_key = envelope["dedupe_key"]
         self.subject = envelope.get("subject", "")
+        self.smtputf8 = needs_smtputf8(self.sender, *self.recipients)
 
     @property
     def size(self):

@@ -86,6 +86,7 @@ class Submitter:
         self.client = None
         self.pipelining = False
         self.eightbitmime = False
+        self.smtputf8 = False
         self.size_limit = None
         self._open_error = None
 
@@ -102,6 +103,7 @@ class Submitter:
         ext = {k.upper(): v for k, v in (client.extensions or {}).items()}
         self.pipelining = "PIPELINING" in ext
         self.eightbitmime = "8BITMIME" in ext
+        self.smtputf8 = "SMTPUTF8" in ext
         size = ext.get("SIZE")
         size = size[0] if isinstance(size, (list, tuple)) and size else size
         self.size_limit = int(size) if size and str(size).isdigit() and int(size) > 0 else None
@@ -131,9 +133,14 @@ class Submitter:
         mail = f"MAIL FROM:<{msg.sender}>" + (f" SIZE={msg.size}" if self.size_limit else "")
         if self.eightbitmime and any(byte > 0x7F for byte in msg.raw):
             mail += " BODY=8BITMIME"  # RFC 6152: an 8-bit body must be declared
+        if getattr(msg, "smtputf8", False):
+            if not self.smtputf8:
+                raise GmailError.new("recipients", "an address of this message is not ASCII and the server does not "
+                                     "offer SMTPUTF8 (RFC 6531); use an ASCII address", self.endpoint, "mail")
+            mail += " SMTPUTF8"
         rcpt_lines = [f"RCPT TO:<{r}>" for r in rcpts]
         if self.pipelining:
-            c.send_raw(("\r\n".join([mail] + rcpt_lines + ["DATA"]) + "\r\n").encode("ascii"))
+            c.send_raw(("\r\n".join([mail] + rcpt_lines + ["DATA"]) + "\r\n").encode("utf-8"))
             mail_reply = c.read_reply()
             rcpt_replies, data_reply = [], None
             if mail_reply.code != 421:  # 421: the server closes the session, no more replies come

@@ -346,3 +346,15 @@ def test_a_damaged_quota_file_is_set_aside_with_a_warning_and_mail_goes_out(gmai
     asides = sorted(p.name for p in q.iterdir() if ".corrupt-" in p.name)
     assert len(asides) == 2 and all(oct(os.stat(q / a).st_mode & 0o777) == "0o600" for a in asides)
     assert_no_secret(proc.stdout, proc.stderr)
+
+
+def test_an_internationalised_address_is_sent_with_smtputf8(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    _proc, r = run_play(tmp_path, [send("To a UTF-8 address", "intl", conn(
+        emu, to=["Jörg <jörg@münchen.example>"], subject="Grüße", quota_dir=str(tmp_path / "q")))])
+    assert not r["intl"]["failed"] and r["intl"]["messages"][0]["accepted"] == ["jörg@münchen.example"]
+    [message] = emu.messages()
+    assert message["rcpt_tos"] == ["jörg@münchen.example"] and message["subject"] == "Grüße"
+    [session] = [s for s in emu.sessions() if s["messages"]]
+    assert any(c.startswith("MAIL FROM:<ops.alerts@gmail.com>") and c.endswith(" SMTPUTF8")
+               for c in session["commands"])

@@ -22,9 +22,9 @@ class FakeServer:
     """Counts what a real server would see. faults: {(stage, nth): 'drop' | 'silent' | 'NNN text'};
     'kept' at eom: the server keeps the message, then the connection drops before its reply."""
 
-    def __init__(self, pipelining=True, size=None, faults=None, eightbit=False):
+    def __init__(self, pipelining=True, size=None, faults=None, eightbit=False, smtputf8=False):
         self.pipelining, self.size, self.faults = pipelining, size, dict(faults or {})
-        self.eightbit, self.mail_lines = eightbit, []
+        self.eightbit, self.smtputf8, self.mail_lines = eightbit, smtputf8, []
         self.connections = self.auths = 0
         self.counts = {}
         self.delivered = []  # (message-id line, recipients)
@@ -55,7 +55,8 @@ class FakeClient:
             raise GmailError.of(f or EOFError(), "fake:587", "greeting")
         self.extensions = {"AUTH": "PLAIN", **({"PIPELINING": ""} if self.server.pipelining else {}),
                            **({"SIZE": str(self.server.size)} if self.server.size else {}),
-                           **({"8BITMIME": ""} if self.server.eightbit else {})}
+                           **({"8BITMIME": ""} if self.server.eightbit else {}),
+                           **({"SMTPUTF8": ""} if self.server.smtputf8 else {})}
 
     def authenticate(self, username, password=None, access_token=None):
         self.server.auths += 1
@@ -81,7 +82,7 @@ class FakeClient:
                     self.server.delivered.append((mid, list(self.rcpts)))
                 self.replies.append(f or reply("250 2.0.0 OK"))
             return
-        for line in data.decode().split("\r\n")[:-1]:
+        for line in data.decode("utf-8").split("\r\n")[:-1]:
             if self.closing:
                 return
             verb = line.split(":")[0].split(" ")[0].upper()
@@ -283,3 +284,20 @@ def test_a_refused_recipient_shows_the_enhanced_code_once():
     sub, _sleeps = submitter(server)
     [res] = sub.send_all(batch(1))
     assert res["refused"] == {"r0@example.com": "550 5.1.1 <nobody@example.com>: The email account does not exist."}
+
+
+def test_an_internationalised_address_goes_with_smtputf8_or_not_at_all():
+    [msg] = build_message({"to": "jörg@münchen.example", "subject": "Grüße", "body": "x"},
+                          default_sender="ops.alerts@gmail.com")
+    assert msg.smtputf8 and "To: jörg@münchen.example".encode() in msg.raw
+    server = FakeServer()
+    sub, _sleeps = submitter(server)
+    [res] = sub.send_all([msg])
+    assert res["status"] == "failed" and "does not offer SMTPUTF8" in res["error"]["message"]
+    assert server.mail_lines == []  # nothing was offered to a server that cannot take it
+
+    server = FakeServer(smtputf8=True)
+    sub, _sleeps = submitter(server)
+    [res] = sub.send_all([msg])
+    assert res["status"] == "sent" and server.mail_lines[0].endswith(" SMTPUTF8")
+    assert server.delivered[0][1] == ["jörg@münchen.example"]
