@@ -85,6 +85,7 @@ class LineSession(Conversation):
             result = self.state.check_password(user, parts[2].decode("utf-8", "replace"), service)
         else:
             user, token = st.parse_bearer(blob, oauthbearer=mechanism == "OAUTHBEARER")
+            self.token = token
             user = (user or "").strip().lower() or None
             result = self.state.check_token(user, token, service) if token else st.BAD
             if result == st.BAD:

@@ -148,6 +148,7 @@ class GmailSMTP(Conversation, SMTP):
     # -- connection and I/O -----------------------------------------------------------
     _chunks = None  # the message so far, between BDAT chunks
     _carrier = "DATA"  # the command that carried the message being saved
+    _token_end = None  # when the access token of an OAuth-authenticated session expires
 
     def connection_made(self, transport) -> None:
         first = self.transport is None
@@ -207,6 +208,13 @@ class GmailSMTP(Conversation, SMTP):
             return True
         if needs_auth and not self.session.authenticated:
             await self.push(self.text("auth_required"))
+            return True
+        if needs_auth and self._token_end is not None and time.time() >= self._token_end:
+            # Gmail ends a session authenticated by OAuth when its token expires.
+            await self.push("421 4.7.0 Try again later, closing connection." + G)
+            self.rec["closed_by"] = "token_expired"
+            await self.flight.release(self._writer)
+            self.close_transport()
             return True
         return False
 
@@ -424,6 +432,7 @@ class GmailSMTP(Conversation, SMTP):
         user, token = st.parse_bearer(blob, oauthbearer=mechanism == "OAUTHBEARER")
         user = (user or "").strip().lower() or None
         result = self.state.check_token(user, token) if token else st.BAD
+        self._token_end = self.state.token_expiry(token or "") if result == st.OK else None
         if result == st.BAD:
             # Gmail's error challenge; the client answers with an empty line.
             error = OAUTHBEARER_ERROR if mechanism == "OAUTHBEARER" else BEARER_ERROR

@@ -115,6 +115,11 @@ class State:
             return WEB_LOGIN_REQUIRED
         return self.service_check(acct, service)
 
+    def token_expiry(self, token: str):
+        """When an access token issued here stops working (epoch), or None for the static ones."""
+        with self._lock:
+            return self.issued.get(token, (None, None))[1]
+
     def issue_token(self, user: str):
         token = "ya29." + secrets.token_urlsafe(32)
         lifetime = self.get("token_lifetime")

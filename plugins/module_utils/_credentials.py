@@ -71,10 +71,19 @@ def check_connection_params(params, extra_ports=()):
 
 def credentials(params):
     """Keyword arguments for Session.authenticate(); refreshes the access token when oauth is given."""
+    return credentials_until(params)[0]
+
+
+def credentials_until(params):
+    """(credentials(), the epoch they stop working or None): an access token from oauth expires."""
     oauth = params.get("oauth")
     if oauth:
         token = refresh_oauth(oauth, params.get("ca_file"), params["timeout"])
-        return {"username": params["username"], "access_token": token["access_token"]}
+        return {"username": params["username"], "access_token": token["access_token"]}, token.get("expires_at")
+    return _static_credentials(params), None
+
+
+def _static_credentials(params):
     if params.get("access_token"):
         return {"username": params["username"], "access_token": params["access_token"]}
     return {"username": params["username"], "password": params.get("password")}

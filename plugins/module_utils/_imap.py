@@ -113,12 +113,18 @@ class ImapClient(Session):
         self._run("LOGOUT", "logout")
 
 
+# Failures a new login cannot cure: the look-up stops at once.
+_FINAL = ("auth", "app_password_required", "web_login_required", "service_disabled", "certificate", "tls", "dns",
+          "imap")
+
+
 class SentMail:
     """Answers "is this Message-ID in the account's Sent Mail?" over one IMAP session for the whole run.
 
     Gmail files every message submitted through smtp.gmail.com in the folder flagged \\Sent (its
     name depends on the account's language). ``client_factory()`` returns an unconnected ImapClient,
-    ``credentials`` the keyword arguments of its authenticate(). Errors are GmailError.
+    ``credentials`` the keyword arguments of its authenticate() or a callable returning them at each
+    login. Errors are GmailError.
     """
 
     def __init__(self, client_factory, credentials, poll=2.0, sleep=time.sleep, clock=time.monotonic):
@@ -135,7 +141,7 @@ class SentMail:
         client = self.client_factory()
         self.client = client
         client.connect()
-        client.authenticate(**self.credentials)
+        client.authenticate(**(self.credentials() if callable(self.credentials) else self.credentials))
         self.folder = client.folder_with_flag("\\Sent")
         if self.folder is None:
             raise GmailError.new("imap", "no folder carries the \\Sent flag, so a sent message cannot be "
@@ -143,8 +149,12 @@ class SentMail:
         client.examine(self.folder)
 
     def contains(self, message_id, wait):
-        """True once the message shows in Sent Mail, False after ``wait`` seconds without it."""
+        """True once the message shows in Sent Mail, False after ``wait`` seconds without it.
+
+        A session the server ends in between (Gmail: "* BYE Session expired", or an OAuth session
+        whose token ran out) is opened again, with a new login, up to twice per look-up."""
         deadline = self.clock() + wait
+        reconnects = 0
         while True:
             try:
                 if self.client is None:
@@ -152,13 +162,19 @@ class SentMail:
                 self.searches += 1
                 if self.client.uid_search_header("Message-ID", message_id):
                     return True
-            except GmailError:
+            except GmailError as exc:
                 self.close()
-                raise
+                if reconnects >= 2 or self.clock() >= deadline or exc.classification["category"] in _FINAL:
+                    raise
+                reconnects += 1
+                continue
             if self.clock() + self.poll > deadline:
                 return False
             self.sleep(self.poll)
-            self.client.examine(self.folder)  # a fresh look: new messages show on a new EXAMINE
+            try:
+                self.client.examine(self.folder)  # a fresh look: new messages show on a new EXAMINE
+            except GmailError:
+                self.close()  # opened again on the next turn
 
     def close(self):
         if self.client is not None:

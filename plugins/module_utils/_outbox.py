@@ -23,7 +23,7 @@ import copy
 import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
-from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials, smtp_client
+from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials_until, smtp_client
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient, SentMail
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import DAY, DONE, Journal, StateError, me, \
@@ -463,23 +463,28 @@ def _claim_spooled(box, path):
 
 
 def session_factories(params, security, **options):
-    """(make_submitter, make_confirmer) for deliver() from connection params. The credential (an OAuth
-    refresh included) is fetched once, only when something is to be sent; ``options`` go to Submitter."""
+    """(make_submitter, make_confirmer) for deliver() from connection params. The credential is fetched
+    only when something is to be sent, and an OAuth access token again when a new login finds it
+    (nearly) expired, as Gmail ends an OAuth session with its token; ``options`` go to Submitter."""
     cache = {}
 
     def creds():
-        if "creds" not in cache:
-            cache["creds"] = credentials(params) if security != "none" else None
+        if security == "none":
+            return None
+        expires = cache.get("expires")
+        if "creds" not in cache or (expires is not None and time.time() > expires - 60):
+            cache["creds"], cache["expires"] = credentials_until(params)
         return cache["creds"]
 
     def make_submitter(on_data=None):
-        return Submitter(lambda: smtp_client(params, security), creds(), endpoint=f"{params['host']}:{params['port']}",
-                         on_data=on_data, **options)
+        creds()  # a refused OAuth refresh fails here, before a connection is made
+        return Submitter(lambda: smtp_client(params, security), creds if security != "none" else None,
+                         endpoint=f"{params['host']}:{params['port']}", on_data=on_data, **options)
 
     imap_host = params.get("imap_host") or ("imap.gmail.com" if params["host"] == "smtp.gmail.com" else None)
 
     def make_confirmer():
         return SentMail(lambda: ImapClient(imap_host, params["imap_port"], params.get("ca_file"), params["timeout"]),
-                        creds())
+                        creds)
 
     return make_submitter, (make_confirmer if security != "none" and imap_host else None)

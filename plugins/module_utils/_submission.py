@@ -66,7 +66,8 @@ def _reply_text(reply):
 
 class Submitter:
     """``client_factory()`` returns an unconnected SmtpClient; ``credentials`` are the keyword
-    arguments of its ``authenticate()`` (None for a relay without AUTH)."""
+    arguments of its ``authenticate()``, or a callable returning them at each login (None for a
+    relay without AUTH)."""
 
     def __init__(self, client_factory, credentials=None, endpoint="", retries=3, retry_delay=1.0,
                  max_delay=30.0, on_data=None, sleep=time.sleep):
@@ -99,7 +100,7 @@ class Submitter:
         self.tls_version = getattr(client, "tls_version", None)
         if self.credentials:
             self.auths += 1
-            client.authenticate(**self.credentials)
+            client.authenticate(**(self.credentials() if callable(self.credentials) else self.credentials))
         ext = {k.upper(): v for k, v in (client.extensions or {}).items()}
         self.pipelining = "PIPELINING" in ext
         self.eightbitmime = "8BITMIME" in ext

@@ -204,3 +204,24 @@ def test_imap_inbox_of_the_recipient_and_the_delay_and_name_switches(gmail_emula
     assert conn.select("INBOX", readonly=True) == ("OK", [b"1"])
     assert b'(\\HasNoChildren \\Sent) "/" "[Gmail]/Gesendet"' in conn.list('""', '"*"')[1]
     conn.logout()
+
+
+def test_imap_session_expires_as_gmails_do(gmail_emulator, imap):
+    gmail_emulator.set(imap_session_lifetime=0.5)
+    imap.login(USER, APP_PW)
+    assert imap.noop()[0] == "OK"
+    time.sleep(0.6)
+    with pytest.raises(imaplib.IMAP4.abort, match="Session expired, please login again."):
+        imap.noop()
+    [session] = gmail_emulator.sessions()
+    assert session["closed_by"] == "expired"
+
+
+def test_imap_oauth_session_ends_with_its_token(gmail_emulator, imap):
+    gmail_emulator.set(token_lifetime=1)
+    token, _lifetime = gmail_emulator.state.issue_token(USER)  # as POST /token would issue it
+    imap.authenticate("XOAUTH2", lambda _challenge: f"user={USER}\x01auth=Bearer {token}\x01\x01")
+    assert imap.noop()[0] == "OK"
+    time.sleep(1.1)
+    with pytest.raises(imaplib.IMAP4.abort, match="Session expired"):
+        imap.noop()

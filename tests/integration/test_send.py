@@ -358,3 +358,19 @@ def test_an_internationalised_address_is_sent_with_smtputf8(gmail_emulator, tmp_
     [session] = [s for s in emu.sessions() if s["messages"]]
     assert any(c.startswith("MAIL FROM:<ops.alerts@gmail.com>") and c.endswith(" SMTPUTF8")
                for c in session["commands"])
+
+
+def test_an_oauth_session_that_outlives_its_token_logs_in_again(gmail_emulator, tmp_path):
+    """Gmail ends an OAuth session when its token expires; a long batch refreshes the token and goes on."""
+    emu = gmail_emulator
+    emu.set(token_lifetime=1, delay=0.15)  # each message takes 2 round trips: the batch outlives the token
+    oauth = {"client_id": "emulator-client-id.apps.googleusercontent.com", "client_secret": "emulator-client-secret",
+             "refresh_token": "1//refresh-ops-alerts", "token_uri": emu.token_uri}
+    msgs = [{"to": ["a@example.com"], "subject": f"long {i}"} for i in range(8)]
+    _proc, r = run_play(tmp_path, [send("A batch longer than its token", "long", conn(
+        emu, password=None, oauth=oauth, messages=msgs, quota_dir=str(tmp_path / "q")))])
+    assert not r["long"]["failed"], msg(r["long"])
+    assert [m["status"] for m in r["long"]["messages"]] == ["sent"] * 8
+    assert sorted(m["subject"] for m in emu.messages()) == sorted(f"long {i}" for i in range(8))
+    assert r["long"]["session"]["auths"] >= 2 and len(emu.token_requests()) >= 2
+    assert any(s["closed_by"] == "token_expired" for s in emu.sessions())

@@ -52,3 +52,22 @@ def test_xoauth2_and_refused_login(gmail_emulator):
     with pytest.raises(GmailError, match="AUTHENTICATIONFAILED") as failure:
         sent_mail(emu, username=USER, password="wrong-password").contains("<x@example.com>", 0)
     assert "wrong-password" not in str(failure.value)
+
+
+def test_a_session_that_expires_in_the_middle_is_opened_again(gmail_emulator):
+    """Gmail ends IMAP sessions ("* BYE Session expired"); the look-up logs in again and goes on."""
+    emu = gmail_emulator
+    emu.set(imap_session_lifetime=1.0, sent_mail_delay=2.0)
+    submit(emu, "<expiring@example.com>")
+    finder = sent_mail(emu)
+    assert finder.contains("<expiring@example.com>", wait=8)
+    finder.close()
+    imap = [s for s in emu.sessions() if s["protocol"] == "imap"]
+    assert len(imap) >= 2 and imap[0]["closed_by"] == "expired" and imap[-1]["closed_by"] == "logout"
+    assert all(s["auth_result"] == "ok" for s in imap)
+
+
+def test_a_refused_login_is_not_retried(gmail_emulator):
+    with pytest.raises(GmailError):
+        sent_mail(gmail_emulator, username=USER, password="wrong-password").contains("<x@example.com>", wait=5)
+    assert len([s for s in gmail_emulator.sessions() if s["protocol"] == "imap"]) == 1
