@@ -225,3 +225,28 @@ def test_imap_oauth_session_ends_with_its_token(gmail_emulator, imap):
     time.sleep(1.1)
     with pytest.raises(imaplib.IMAP4.abort, match="Session expired"):
         imap.noop()
+
+
+def _oauthbearer(token):
+    return f"n,a={USER},\x01auth=Bearer {token}\x01\x01"
+
+
+def test_imap_and_pop_take_oauthbearer(gmail_emulator, imap, pop):
+    """Gmail's IMAP and POP accept OAUTHBEARER (RFC 7628); a bad token gets the invalid_request challenge."""
+    typ, _data = imap.authenticate("OAUTHBEARER", lambda _challenge: _oauthbearer("ya29.valid-ops-alerts"))
+    assert typ == "OK"
+    blob = base64.b64encode(_oauthbearer("ya29.valid-ops-alerts").encode()).decode()
+    assert pop._shortcmd(f"AUTH OAUTHBEARER {blob}") == b"+OK Welcome."
+    imap.logout()
+    pop.quit()
+    assert {(s["protocol"], s["auth_mechanism"], s["auth_result"]) for s in gmail_emulator.sessions()} == {
+        ("imap", "OAUTHBEARER", "ok"), ("pop", "OAUTHBEARER", "ok")}
+
+
+def test_pop_oauthbearer_failure_carries_invalid_request(pop):
+    blob = base64.b64encode(_oauthbearer("ya29.expired-ops-alerts").encode()).decode()
+    pop._putcmd(f"AUTH OAUTHBEARER {blob}")
+    line, _size = pop._getline()
+    assert json.loads(base64.b64decode(line[2:]))["status"] == "invalid_request"
+    pop._putcmd("")
+    assert pop._getline()[0] == b"-ERR [AUTH] Invalid credentials."
