@@ -48,6 +48,7 @@ class _Job:
         self.settle = []  # recipients whose delivery is unknown: look in Sent Mail first
         self.owned = False
         self.reserved = False  # the quota of the first transaction was counted when the batch was planned
+        self.give_back = False  # a transaction found missing in Sent Mail: its quota goes back before the resend
         self.resent = False
         self.states = {}  # recipient -> state not yet written: goes with the next journal write
         self.result = {"index": msg.index, "message_id": msg.message_id, "subject": msg.subject, "status": "failed",
@@ -177,7 +178,7 @@ class Outbox:
             res["accepted"] += rcpts
         elif found is False and self.retry_unknown and not job.resent:
             job.states.update(dict.fromkeys(rcpts, "failed"))
-            job.give_back = True  # that transaction delivered nothing; the resend counts instead
+            job.give_back = True
             job.resent = True
             return True
         else:
@@ -205,7 +206,7 @@ class Outbox:
         if not job.reserved:  # a spooled message, or the one resend: counted now
             with self.journal() as j:
                 self.write_states(j, job)
-                if getattr(job, "give_back", False):
+                if job.give_back:
                     j.give_back(job.msg.message_id)
                     job.give_back = False
                 if not self.reserve(j, job, rcpts):
