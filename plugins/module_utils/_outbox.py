@@ -81,6 +81,10 @@ class Outbox:
         self.owned = []  # jobs whose journal entries this run owns
         self.current = None  # the job being sent
 
+    def over_limit(self):
+        return _error("quota", f"Not sent: daily_limit of {self.daily_limit} per 24 h reached",
+                      "Flush the spool later (flush_spool: true).")
+
     def journal(self, readonly=False):
         return Journal(self.path, self.daily_limit, readonly=readonly)
 
@@ -211,8 +215,7 @@ class Outbox:
                     job.give_back = False
                 if not self.reserve(j, job, rcpts):
                     job.states.update(dict.fromkeys(rcpts, "failed"))
-                    res["error"] = _error("quota", f"Not sent: daily_limit of {self.daily_limit} per 24 h reached",
-                                          "Flush the spool later (flush_spool: true).")
+                    res["error"] = self.over_limit()
                     return
         job.reserved = False
         sub = self.submitter()
@@ -434,8 +437,7 @@ def _check_quota(box, todo, over_quota, spool_dir):
             if not job.settle:  # one that is settled first is counted if it is sent again
                 job.reserved = box.reserve(j, job, job.todo)
     for job in over:
-        job.result["error"] = _error("quota", f"Not sent: daily_limit of {box.daily_limit} per 24 h reached",
-                                     "Flush the spool later (flush_spool: true).")
+        job.result["error"] = box.over_limit()
         job.todo = []
         box.finish(job)
 
