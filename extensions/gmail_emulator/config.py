@@ -45,13 +45,15 @@ SWITCHES = {
     "imap_enabled": True,  # global IMAP access switch (accounts may also set "imap": false)
     "pop_enabled": True,  # global POP access switch (accounts may also set "pop": false)
     "imap_session_lifetime": 86400.0,  # seconds before an IMAP session gets "* BYE Session expired"
+    "pop_session_lifetime": 604800.0,  # seconds before a POP session is closed (about 7 days at Gmail)
     "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
     "sent_mail_folder": "[Gmail]/Sent Mail",  # the \Sent folder's name (localised accounts differ)
 }
 _NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay",
-            "login_limit", "login_window", "imap_session_lifetime"}
+            "login_limit", "login_window", "imap_session_lifetime",
+            "pop_session_lifetime"}
 _STRINGS = {"sent_mail_folder"}
-_FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime"}
+_FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime", "pop_session_lifetime"}
 _FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from . import mailbox
 from . import state as st
@@ -36,6 +35,7 @@ def arguments(text: str) -> list:
 class ImapSession(LineSession):
     protocol = "imap"
     listener = "imap"
+    lifetime = "imap_session_lifetime"
 
     async def greet(self) -> None:
         peer = (self.rec["peer"] or ["?"])[0]
@@ -50,7 +50,7 @@ class ImapSession(LineSession):
             self.note(f"{tag} {command} {masked}")
         else:
             self.note(line)
-        if self.rec["auth_result"] == st.OK and time.time() >= self.session_end and command != "LOGOUT":
+        if self.expired(command):
             # Gmail ends IMAP sessions after about a day, and an OAuth session with its token.
             await self.reply("* BYE Session expired, please login again.")
             self.rec["closed_by"] = "expired"
@@ -110,10 +110,7 @@ class ImapSession(LineSession):
                 return
             user, result = await self.sasl(mechanism, words[1] if len(words) > 1 else None, "imap")
         if result == st.OK:
-            self.session_end = time.time() + self.state.get("imap_session_lifetime")
-            expiry = self.state.token_expiry(getattr(self, "token", None) or "") if command != "LOGIN" else None
-            if expiry:
-                self.session_end = min(self.session_end, expiry)
+            self.logged_in(oauth=command != "LOGIN")
             await self.reply(f"* CAPABILITY {AUTHED_CAPS}")
             await self.reply(f"{tag} OK {user} authenticated (Success)")
         else:
@@ -121,7 +118,6 @@ class ImapSession(LineSession):
 
     # -- mailbox -------------------------------------------------------------------------
     selected = None  # folder name while a folder is selected
-    session_end = 0.0  # epoch after which the logged-in session is over
 
     def folder(self, name: str):
         records = self.state.recorder.read("messages")

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import binascii
 import ssl
+import time
 
 from . import state as st
 from .session import BEARER_ERROR, OAUTHBEARER_ERROR, Conversation, SessionEnd
@@ -16,6 +17,9 @@ ABORTED = "aborted"  # the client sent "*" or bad base64
 
 class LineSession(Conversation):
     listener = "line"
+    lifetime = ""  # the switch that says how long a logged-in session lasts
+    session_end = 0.0  # epoch after which the logged-in session is over
+    token = None  # the bearer token of an OAuth login
 
     def __init__(self, state, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
@@ -62,6 +66,17 @@ class LineSession(Conversation):
                 pass
             self.writer.close()
             self.finish()
+
+    def logged_in(self, oauth: bool) -> None:
+        """Start the session's lifetime; an OAuth session also ends with its token (as Gmail's do)."""
+        self.session_end = time.time() + self.state.get(self.lifetime)
+        expiry = self.state.token_expiry(self.token or "") if oauth else None
+        if expiry:
+            self.session_end = min(self.session_end, expiry)
+
+    def expired(self, command: str) -> bool:
+        return self.rec["auth_result"] == st.OK and time.time() >= self.session_end and command not in (
+            "LOGOUT", "QUIT")
 
     async def sasl(self, mechanism: str, initial, service: str):
         """Run PLAIN, XOAUTH2 or OAUTHBEARER; return (user, result) with result ABORTED or a state.* code.

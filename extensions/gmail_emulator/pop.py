@@ -23,6 +23,7 @@ BEARER_FAILED = "-ERR [AUTH] Invalid credentials."
 class PopSession(LineSession):
     protocol = "pop"
     listener = "pop"
+    lifetime = "pop_session_lifetime"
     user = None
 
     async def greet(self) -> None:
@@ -34,7 +35,12 @@ class PopSession(LineSession):
         command = command.upper()
         self.note(f"{command} ****" if command in ("PASS", "AUTH") and arg else line)
         authed = self.rec["auth_result"] == st.OK
-        if command == "CAPA":
+        if self.expired(command):
+            # Gmail ends a POP session after about 7 days by closing it; no reply text is on record.
+            self.rec["closed_by"] = "expired"
+            await self.flight.release(self.writer)
+            await self.hang(False)
+        elif command == "CAPA":
             for text in ["+OK Capability list follows"] + CAPA + ["."]:
                 await self.reply(text)
         elif command == "QUIT":
@@ -67,6 +73,8 @@ class PopSession(LineSession):
             return
         result = self.state.check_password(self.user, arg, "pop")
         self.note_auth("USER", self.user, result)
+        if result == st.OK:
+            self.logged_in(oauth=False)
         await self.reply("+OK Welcome." if result == st.OK else FAILED[result])
 
     async def auth(self, arg: str) -> None:
@@ -79,6 +87,7 @@ class PopSession(LineSession):
             return
         _user, result = await self.sasl(mechanism, words[1] if len(words) > 1 else None, "pop")
         if result == st.OK:
+            self.logged_in(oauth=mechanism != "PLAIN")
             await self.reply("+OK Welcome.")
         else:
             await self.reply(BEARER_FAILED if mechanism != "PLAIN" and result == st.BAD else FAILED[result])

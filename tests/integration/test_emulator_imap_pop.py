@@ -227,6 +227,29 @@ def test_imap_oauth_session_ends_with_its_token(gmail_emulator, imap):
         imap.noop()
 
 
+def test_pop_session_is_closed_after_its_lifetime(gmail_emulator, pop):
+    gmail_emulator.set(pop_session_lifetime=0.5)
+    pop.user(USER)
+    pop.pass_(APP_PW)
+    assert pop.noop() == b"+OK"
+    time.sleep(0.6)
+    with pytest.raises((poplib.error_proto, OSError)):
+        pop.noop()  # Gmail closes the connection; no reply text is on record
+    [session] = gmail_emulator.sessions()
+    assert session["closed_by"] == "expired"
+
+
+def test_pop_oauth_session_ends_with_its_token(gmail_emulator, pop):
+    gmail_emulator.set(token_lifetime=1)
+    token, _lifetime = gmail_emulator.state.issue_token(USER)
+    blob = base64.b64encode(f"user={USER}\x01auth=Bearer {token}\x01\x01".encode()).decode()
+    assert pop._shortcmd(f"AUTH XOAUTH2 {blob}") == b"+OK Welcome."
+    assert pop.stat() == (0, 0)
+    time.sleep(1.1)
+    with pytest.raises((poplib.error_proto, OSError)):
+        pop.stat()
+
+
 def _oauthbearer(token):
     return f"n,a={USER},\x01auth=Bearer {token}\x01\x01"
 

@@ -339,3 +339,49 @@ def test_chunking_is_advertised_and_bdat_works(gmail_emulator, wire):
     answers = [w.reply() for _n in range(4)]
     assert answers[3][0].startswith("552-5.3.4 Your message exceeded Google's message size limits.")
     assert len(gmail_emulator.messages(wait=False)) == 1
+
+
+def _swaks(emu, *args):
+    """swaks through STARTTLS with the emulator's CA; returns its transcript."""
+    result = subprocess.run(["swaks", "--server", f"{emu.host}:{emu.smtp_starttls_port}", "--tls", "--tls-verify",
+                             "--tls-ca-path", emu.ca_file, "--from", USER, "--to", "oncall@example.org", *args],
+                            capture_output=True, text=True, timeout=30, check=False)
+    return result.returncode, result.stdout
+
+
+def test_swaks_sees_the_throttling_the_daily_limit_and_auth_required(gmail_emulator):
+    """Stock swaks, no client of ours: the rows of login throttling, daily limit and MAIL without AUTH."""
+    login = ("--auth", "PLAIN", "--auth-user", USER, "--auth-password", APP_PW)
+    rc, out = _swaks(gmail_emulator)
+    assert rc != 0 and "<~* 530-5.7.0 Authentication Required." in out
+    assert "<~  250-CHUNKING" in out  # advertised after STARTTLS, as Gmail does
+
+    gmail_emulator.set(daily_limit=1)
+    assert _swaks(gmail_emulator, *login)[0] == 0
+    rc, out = _swaks(gmail_emulator, *login)
+    assert rc != 0 and "<~* 550-5.4.5 Daily user sending limit exceeded." in out
+    assert out.index("~> .") < out.index("550-5.4.5")  # the reply to the end of the data, not to MAIL
+    assert len(gmail_emulator.messages()) == 1
+
+    gmail_emulator.set(login_limit=2, daily_limit=None)  # two logins above already counted
+    rc, out = _swaks(gmail_emulator, *login)
+    assert rc != 0 and "<~* 454 4.7.0 Too many login attempts, please try again later." in out
+    assert len(gmail_emulator.messages()) == 1
+
+
+def test_curl_sees_the_bearer_error_challenge(gmail_emulator, tmp_path):
+    """curl picks OAUTHBEARER when offered (7.88 even with AUTH=XOAUTH2): Gmail's invalid_request JSON."""
+    (tmp_path / "mail.txt").write_bytes(MSG)
+    result = subprocess.run(["curl", "-v", "--ssl-reqd", "--cacert", gmail_emulator.ca_file,
+                             f"smtp://{gmail_emulator.host}:{gmail_emulator.smtp_starttls_port}",
+                             "--user", f"{USER}:", "--oauth2-bearer", "ya29.expired-ops-alerts",
+                             "--mail-from", USER, "--mail-rcpt", "oncall@example.org",
+                             "--upload-file", str(tmp_path / "mail.txt")],
+                            capture_output=True, text=True, timeout=30, check=False)
+    lines = result.stderr.splitlines()
+    [mechanism] = [line.split()[2] for line in lines if line.startswith("> AUTH ")]
+    challenges = [json.loads(base64.b64decode(line[6:])) for line in lines if line.startswith("< 334 e")]
+    want = dict(BEARER_JSON, status="invalid_request") if mechanism == "OAUTHBEARER" else BEARER_JSON
+    assert result.returncode != 0 and challenges == [want], result.stderr
+    assert "< 535-5.7.8 Username and Password not accepted. For more information, go to" in lines
+    assert gmail_emulator.messages() == []
