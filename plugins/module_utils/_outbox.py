@@ -50,6 +50,7 @@ class _Job:
         self.reserved = False  # the quota of the first transaction was counted when the batch was planned
         self.give_back = False  # a transaction found missing in Sent Mail: its quota goes back before the resend
         self.resent = False
+        self.part = None  # the message as handed to the Submitter (the recipients of this transaction)
         self.states = {}  # recipient -> state not yet written: goes with the next journal write
         self.result = {"index": msg.index, "message_id": msg.message_id, "subject": msg.subject, "status": "failed",
                        "accepted": [], "refused": {}, "unknown": [], "error": None,
@@ -80,6 +81,7 @@ class Outbox:
         self.confirm_error = None
         self.owned = []  # jobs whose journal entries this run owns
         self.current = None  # the job being sent
+        self.queue = []  # the new jobs after the current one, in order
 
     def over_limit(self):
         return _error("quota", f"Not sent: daily_limit of {self.daily_limit} per 24 h reached",
@@ -137,7 +139,26 @@ class Outbox:
                 self.sub = self.make_submitter(on_data=self._on_data)  # may refresh an OAuth token
             except GmailError as exc:
                 self.sub_error = exc.classification
+            else:
+                self.sub.upcoming = self._upcoming
         return self.sub
+
+    def _upcoming(self):
+        """What the next send() will carry, when already certain: the next new message, its quota counted
+        when the batch was planned and nothing to settle first. Its envelope then rides with this data."""
+        job = self.queue[0] if self.queue else None
+        if job is None or not job.reserved or job.settle or not job.todo or job.result["status"] == "skipped":
+            return None
+        return self.part(job, job.todo)
+
+    @staticmethod
+    def part(job, rcpts):
+        """The message for one transaction: the same object for the same recipients, so the Submitter
+        knows the envelope it sent ahead is this one."""
+        if job.part is None or job.part.recipients != list(rcpts):
+            job.part = copy.copy(job.msg)
+            job.part.recipients = list(rcpts)
+        return job.part
 
     def _on_data(self, msg, recipients):
         with self.journal() as j:
@@ -223,8 +244,7 @@ class Outbox:
             res["error"] = self.sub_error
             self._record(job, {"pending": rcpts, "accepted": [], "refused": {}, "unknown": []})
             return
-        part = copy.copy(job.msg)
-        part.recipients = rcpts
+        part = self.part(job, rcpts)
         self.current = job
         try:
             out = sub.send(part)
@@ -353,7 +373,8 @@ def deliver(messages, make_submitter, account, daily_limit=500, quota_dir=None, 
                 finally:
                     job.claim.release()
                 flushed.append(job.result)
-        for job in pending:
+        for number, job in enumerate(pending):
+            box.queue = pending[number + 1:]
             box.run(job)
     except BaseException:
         box.abandon()

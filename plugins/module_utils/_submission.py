@@ -3,9 +3,11 @@
 """Send many prepared messages over one authenticated SMTP session.
 
 - One connection and one AUTH for the whole batch; a new one only after the server dropped us.
-- RFC 2920 PIPELINING when advertised: MAIL, every RCPT and DATA go in one flight, then the
-  message data with the final dot in a second one (2 round trips per message). Without it,
-  one command per round trip.
+- RFC 2920 PIPELINING when advertised: MAIL, every RCPT and DATA go in one flight; the message
+  data with its final dot goes in the next, together with the next message's MAIL, RCPT and DATA
+  when the caller names it in advance (``upcoming``), so a batch takes about one round trip per
+  message. Each reply is still read and judged for its own message. Without PIPELINING, one
+  command per round trip.
 - Temporary failures (421/450/451/452/454 replies, drops and timeouts before the final dot was
   sent) are retried with bounded exponential backoff; 5xx replies never are.
 - A drop after the final dot was sent leaves delivery unknown: the message is not sent again
@@ -13,6 +15,10 @@
 - 550 5.4.5 (daily quota reached at the server) stops the batch: nothing more is tried.
 - ``on_data(msg, recipients)`` is called right before the message data goes out, with the
   recipients the server accepted: from then on the server may have the message.
+- ``upcoming()`` (optional) returns the message the next ``send()`` will carry, with its final
+  recipients, or None when that is not certain yet. Its envelope then rides along; if the next
+  ``send()`` carries something else after all (a retry, a resend), the connection is closed first,
+  which cancels the open DATA: a message is only ever delivered by its own final dot.
 
 The batch policy around it (dedupe keys, quota, spool, journal) is in _outbox.py.
 """
@@ -70,7 +76,7 @@ class Submitter:
     relay without AUTH)."""
 
     def __init__(self, client_factory, credentials=None, endpoint="", retries=3, retry_delay=1.0,
-                 max_delay=30.0, on_data=None, sleep=time.sleep):
+                 max_delay=30.0, on_data=None, upcoming=None, sleep=time.sleep):
         self.client_factory = client_factory
         self.credentials = credentials
         self.endpoint = endpoint
@@ -78,6 +84,7 @@ class Submitter:
         self.retry_delay = retry_delay
         self.max_delay = max_delay
         self.on_data = on_data
+        self.upcoming = upcoming
         self.sleep = sleep
         self.connections = 0
         self.auths = 0
@@ -90,6 +97,7 @@ class Submitter:
         self.smtputf8 = False
         self.size_limit = None
         self._open_error = None
+        self._ahead = None  # (msg, recipients): its MAIL/RCPT/DATA are on the wire, the replies not read
 
     # -- session -------------------------------------------------------------------------
     def _open(self):
@@ -110,12 +118,15 @@ class Submitter:
         self.size_limit = int(size) if size and str(size).isdigit() and int(size) > 0 else None
 
     def _drop(self):
+        self._ahead = None
         if self.client is not None:
             self.round_trips += self.client.round_trips
             self.client.close()
             self.client = None
 
     def close(self):
+        if self._ahead is not None:
+            self._drop()  # a DATA is open: QUIT would be taken for message text; closing cancels it
         if self.client is not None:
             try:
                 self.client.quit()
@@ -127,10 +138,8 @@ class Submitter:
     def _error(self, reply, stage):
         return GmailError(classify(reply, endpoint=self.endpoint, stage=stage))
 
-    def _transaction(self, msg, rcpts):
-        """Returns (accepted, temporary {rcpt: text}, permanent {rcpt: text}).
-        Raises GmailError for a failure of the whole transaction, _Unknown after the dot."""
-        c = self.client
+    def _envelope(self, msg, rcpts):
+        """MAIL (with SIZE, BODY=8BITMIME, SMTPUTF8 as needed), every RCPT and, when pipelining, DATA."""
         mail = f"MAIL FROM:<{msg.sender}>" + (f" SIZE={msg.size}" if self.size_limit else "")
         if self.eightbitmime and any(byte > 0x7F for byte in msg.raw):
             mail += " BODY=8BITMIME"  # RFC 6152: an 8-bit body must be declared
@@ -139,19 +148,40 @@ class Submitter:
                 raise GmailError.new("recipients", "an address of this message is not ASCII and the server does not "
                                      "offer SMTPUTF8 (RFC 6531); use an ASCII address", self.endpoint, "mail")
             mail += " SMTPUTF8"
-        rcpt_lines = [f"RCPT TO:<{r}>" for r in rcpts]
+        return [mail] + [f"RCPT TO:<{r}>" for r in rcpts]
+
+    def _flight(self, lines):
+        return ("\r\n".join(lines + ["DATA"]) + "\r\n").encode("utf-8")
+
+    def _next(self):
+        """The next message's envelope to send along with this message's data, or (None, b"")."""
+        nxt = self.upcoming() if self.upcoming is not None else None
+        if nxt is None or (self.size_limit and nxt.size > self.size_limit):
+            return None, b""
+        try:
+            return nxt, self._flight(self._envelope(nxt, nxt.recipients))
+        except GmailError:
+            return None, b""  # its own send() reports why
+
+    def _transaction(self, msg, rcpts):
+        """Returns (accepted, temporary {rcpt: text}, permanent {rcpt: text}).
+        Raises GmailError for a failure of the whole transaction, _Unknown after the dot."""
+        c = self.client
         if self.pipelining:
-            c.send_raw(("\r\n".join([mail] + rcpt_lines + ["DATA"]) + "\r\n").encode("utf-8"))
+            if self._ahead is None:  # else: sent with the previous message's data
+                c.send_raw(self._flight(self._envelope(msg, rcpts)))
+            self._ahead = None
             mail_reply = c.read_reply()
             rcpt_replies, data_reply = [], None
             if mail_reply.code != 421:  # 421: the server closes the session, no more replies come
                 rcpt_replies = [c.read_reply() for _rcpt in rcpts]
                 data_reply = c.read_reply()
         else:
-            mail_reply = c.command(mail)
+            lines = self._envelope(msg, rcpts)
+            mail_reply = c.command(lines[0])
             rcpt_replies, data_reply = [], None
             if mail_reply.code == 250:
-                rcpt_replies = [c.command(line) for line in rcpt_lines]
+                rcpt_replies = [c.command(line) for line in lines[1:]]
                 if any(r.code in (250, 251) for r in rcpt_replies):
                     data_reply = c.command("DATA")
         if mail_reply.code != 250:
@@ -176,12 +206,17 @@ class Submitter:
             except BaseException:
                 self._drop()  # the server is waiting for data: only closing cancels the transaction
                 raise
-        c.send_raw(stuff(msg.raw))
+        nxt, envelope = self._next() if self.pipelining else (None, b"")
+        c.send_raw(stuff(msg.raw) + envelope)
         try:
             final = c.read_reply()
         except GmailError as exc:
             raise _Unknown(exc, accepted) from None
+        if nxt is not None:
+            self._ahead = (nxt, list(nxt.recipients))
         if final.code != 250:
+            if final.code == 421:
+                self._drop()  # nothing more comes on this connection, the next envelope's replies neither
             raise self._error(final, "data")
         return accepted, temp, perm
 
@@ -239,6 +274,8 @@ class Submitter:
 
     def _attempt(self, msg, result):
         """One try; returns None on progress or a classification to retry on or give up with."""
+        if self._ahead is not None and (self._ahead[0] is not msg or self._ahead[1] != result["pending"]):
+            self._drop()  # another message's DATA is open: closing cancels it
         try:
             if self.client is None:
                 self._open()
@@ -274,8 +311,14 @@ class Submitter:
         return None
 
     def send_all(self, messages):
+        """Send each message in turn, the next one's envelope riding along with each one's data."""
+        todo = list(messages)
+        self.upcoming = lambda: todo[0] if todo else None
+        results = []
         try:
-            return [self.send(m) for m in messages]
+            while todo:
+                results.append(self.send(todo.pop(0)))
+            return results
         finally:
             self.close()
 

@@ -306,9 +306,11 @@ session:
       type: int
       sample: 1
     round_trips:
-      description: Round trips to the server, including greeting, EHLO, STARTTLS and AUTH.
+      description:
+        - Round trips to the server, including greeting, EHLO, STARTTLS and AUTH.
+        - With PIPELINING about one per message, as each message's data shares a flight with the next one's envelope.
       type: int
-      sample: 207
+      sample: 107
     tls_version:
       description: The TLS version of the session.
       type: str

@@ -7,7 +7,8 @@ process, against the emulator, optionally killing itself at an exact point: test
 
 json: emu {host, smtp_port, imap_port, ca_file}, quota_dir, spool_dir?, flush?, messages [{to, subject,
 dedupe_key?}], timeout?, confirm_timeout?, kill? {"at": stage, "signal": "KILL"|"INT"|"ERROR", "nth": 1}.
-Stages: before_mail (after AUTH, before MAIL), after_rcpt (RCPT and DATA answered, no data sent),
+Stages: before_mail (after AUTH, before the flight carrying the nth MAIL: pipelined, the one
+with the previous message's data), after_rcpt (RCPT and DATA answered, no data sent),
 mid_data (half of the data sent), after_dot (all data and the dot sent, reply not read),
 after_reply (250 read, journal not yet written).
 """
@@ -48,9 +49,11 @@ def arm(kill):
         return seen["n"] == kill.get("nth", 1)
 
     def patched_send(self, data, stage=None):
-        is_data = data.endswith(b"\r\n.\r\n") and not data.startswith((b"MAIL", b"RSET", b"QUIT"))
+        # A message's data ends with its dot, or (pipelined) the next message's envelope follows it.
+        is_data = b"\r\n.\r\n" in data and not data.startswith((b"MAIL", b"RSET", b"QUIT"))
         at = kill["at"]
-        if at == "before_mail" and data.startswith(b"MAIL") and hit():
+        carries_mail = data.startswith(b"MAIL") or b"\r\n.\r\nMAIL" in data  # pipelined: after a dot
+        if at == "before_mail" and carries_mail and hit():
             die(kill["signal"])
         if is_data and at in ("after_rcpt", "mid_data", "after_dot") and hit():
             if at == "after_rcpt":

@@ -90,10 +90,12 @@ def test_killed_at_every_stage_then_run_again(gmail_emulator, tmp_path, stage, s
 def test_an_exception_in_the_middle_releases_everything(gmail_emulator, tmp_path):
     """Item 1: after a failure the re-run sends; nothing is skipped for a whole dedupe_window."""
     emu = gmail_emulator
+    # The 2nd MAIL rides with the 1st message's data (pipelining): the failure comes before either went out.
     rc, _report, err = run(emu, tmp_path, kill={"at": "before_mail", "signal": "ERROR", "nth": 2})
     assert rc != 0 and "injected failure" in err
+    assert copies(emu) == {}
     rc, report, err = run(emu, tmp_path)
-    assert rc == 0 and statuses(report) == ["skipped", "sent"], err
+    assert rc == 0 and statuses(report) == ["sent", "sent"], err
     assert copies(emu) == EVERYONE
 
 
@@ -202,3 +204,25 @@ def test_a_trickling_server_ends_in_time_and_loses_nothing(gmail_emulator, tmp_p
     rc, report, err = run(emu, tmp_path, messages=[], spool_dir=spool, flush=True)
     assert statuses(report) == ["sent"]
     assert copies(emu) == {"a1@example.com": 1, "a2@example.com": 1}
+
+
+@pytest.mark.parametrize("rule, statuses_want", [
+    # a temporary reply to the 3rd dot while the 4th message's envelope is already on the wire
+    ({"stage": "eom", "nth": 3, "reply": "451 4.3.0 Mail server temporarily rejected message."}, ["sent"] * 6),
+    # the 4th message's MAIL (sent with the 3rd's data) refused; the 5th's refused RCPT
+    ({"stage": "mail", "nth": 4, "reply": "550 5.7.1 Sender refused."}, ["sent"] * 3 + ["failed"] + ["sent"] * 2),
+    ({"stage": "rcpt", "nth": 5, "reply": "550 5.1.1 The email account that you tried to reach does not exist."},
+     ["sent"] * 4 + ["failed", "sent"]),
+    # the connection drops right after the 3rd dot: the 3rd is settled through Sent Mail, the 4th resent
+    ({"stage": "eom", "nth": 3, "action": "drop"}, ["sent"] * 6),
+])
+def test_each_reply_in_a_shared_flight_counts_for_its_own_message(gmail_emulator, tmp_path, rule, statuses_want):
+    """Pipelined, a message's data and the next message's envelope share a flight: faults on either side."""
+    emu = gmail_emulator
+    emu.set_faults([dict({"action": "reply"}, **rule)])
+    six = [{"to": [f"p{i}@example.com"], "subject": f"shared {i}"} for i in range(6)]
+    rc, report, err = run(emu, tmp_path, messages=six, confirm_timeout=2)
+    assert rc == 0, err
+    assert statuses(report) == statuses_want
+    want = {f"p{i}@example.com": 1 for i, status in enumerate(statuses_want) if status == "sent"}
+    assert copies(emu) == want

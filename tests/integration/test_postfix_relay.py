@@ -61,6 +61,9 @@ BAD_INPUT = {
     "hub_port_25": ({**GOOD, "postfix_relay_mode": "hub", "postfix_relay_hub_port": 25}, "other than 25"),
     "hub_negative_limit": ({**GOOD, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": -1},
                            "postfix_relay_daily_limit"),
+    "revoked_md5": ({**GOOD, "postfix_relay_mode": "hub",
+                     "postfix_relay_revoked_certificates": [":".join(["ab"] * 16)]},
+                    "postfix_relay_revoked_certificates must list SHA-256 fingerprints"),
     "satellite_no_hubs": ({"postfix_relay_mode": "satellite", "postfix_relay_username": "ops.alerts@gmail.com"},
                           "postfix_relay_hubs"),
     "satellite_hub_port": ({"postfix_relay_mode": "satellite", "postfix_relay_hubs": ["[relay1]:587"],
@@ -117,13 +120,16 @@ RENDER = {
     },
 }
 FLEET = {"__postfix_relay_db_type": "lmdb", "__postfix_relay_version": "3.10.4"}
+REVOKED = ":".join(["ab"] * 32)
 RENDER["hub"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": 5,
-                 "postfix_relay_sender_aliases": ["noreply@example.com"]}
+                 "postfix_relay_sender_aliases": ["noreply@example.com"],
+                 "postfix_relay_revoked_certificates": [REVOKED]}
 RENDER["hub_nolimit"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": 0}
 # A satellite gets the address (for root's mail) but no password.
 RENDER["satellite"] = {**FLEET, "postfix_relay_mode": "satellite", "postfix_relay_username": "ops.alerts@gmail.com",
                        "postfix_relay_hubs": ["relay1.example.net", "relay2.example.net", "relay3.example.net"]}
-TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical", "postfwd.cf")
+TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical", "mailops-budget.conf",
+             "revoked")
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +276,7 @@ def test_master_cf_has_tlsproxy_and_postlog_only_where_known(rendered):
 
 
 def _master(text):
-    """master.cf: (service, type) -> [-o options]."""
+    """master.cf: (service, type) -> [-o options and other continuation words]."""
     services, key = {}, None
     for line in text.splitlines():
         if line[:1].isalnum():
@@ -278,6 +284,8 @@ def _master(text):
             services[key] = []
         elif line.strip().startswith("-o") and key:
             services[key].append(line.split(None, 1)[1])
+        elif line[:1].isspace() and key:
+            services[key].extend(line.split())
     return services
 
 
@@ -287,9 +295,17 @@ def test_hub_listens_for_certified_satellites_only(rendered):
     assert ("smtp", "inet") not in services and ("127.0.0.1:smtp", "inet") in services
     options = services[("587", "inet")]
     assert "smtpd_tls_security_level=encrypt" in options
-    assert "smtpd_relay_restrictions=permit_tls_all_clientcerts,reject_unauth_destination,reject" in options
+    # A revoked certificate is refused before the fleet CA is trusted.
+    assert ("smtpd_relay_restrictions=check_ccert_access,texthash:/etc/postfix/fleet/revoked,"
+            "permit_tls_all_clientcerts,reject_unauth_destination,reject") in options
+    assert rendered("hub", "revoked").splitlines()[-1] == (
+        REVOKED.upper() + " REJECT 5.7.1 Certificate revoked by the fleet's operator")
     assert "local_header_rewrite_clients=permit_inet_interfaces,permit_tls_all_clientcerts" in options
-    assert "smtpd_end_of_data_restrictions=check_policy_service,inet:127.0.0.1:10040" in options
+    assert "smtpd_end_of_data_restrictions=check_policy_service,unix:private/mailops_budget" in options
+    # The budget's policy service: spawned per smtpd as its own user, reading the limit at each message.
+    assert services[("mailops_budget", "unix")] == [
+        "user=mailops-budget", "argv=/usr/bin/python3", "-I", "/usr/local/lib/mailops-budget-policy",
+        "/etc/postfix/mailops-budget.conf", "/var/lib/mailops-budget/accepted.json"]
     assert "smtpd_sasl_auth_enable=no" in options
     main = _params(rendered("hub", "main.cf"))
     # The fleet CA is the only CA trusted from satellites; Gmail is still verified with the system bundle.
@@ -298,8 +314,11 @@ def test_hub_listens_for_certified_satellites_only(rendered):
     assert main["relayhost"] == "[smtp.gmail.com]:587" and main["smtp_sasl_auth_enable"] == "yes"
     assert main["smtp_tls_CAfile"] == "/etc/ssl/certs/ca-certificates.crt"
     assert main["smtp_tls_security_level"] == "secure"
-    assert "rate(request/5/86400/450 4.7.1 " in rendered("hub", "postfwd.cf")
+    assert main["mailops_budget_time_limit"] == "3600"
+    budget = {"limit": "5", "window": "86400", "name": "relay.example.test"}
+    assert _params(rendered("hub", "mailops-budget.conf")) == budget
     assert "smtpd_end_of_data_restrictions" not in rendered("hub_nolimit", "master.cf")
+    assert "mailops_budget" not in rendered("hub_nolimit", "master.cf") + rendered("hub_nolimit", "main.cf")
 
 
 def test_hub_rewrites_every_sender_but_the_account_and_aliases(rendered):

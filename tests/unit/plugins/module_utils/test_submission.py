@@ -28,6 +28,7 @@ class FakeServer:
         self.connections = self.auths = 0
         self.counts = {}
         self.delivered = []  # (message-id line, recipients)
+        self.flights = []  # per final dot: did the next message's commands come with it
 
     def fault(self, stage):
         self.counts[stage] = self.counts.get(stage, 0) + 1
@@ -74,14 +75,20 @@ class FakeClient:
         self.awaiting = True
         if self.in_data:
             self.data += data
-            if self.data.endswith(b"\r\n.\r\n"):
-                self.in_data = False
-                f = self._check("eom")
-                if f is None and (not self.dead or self.kept):
-                    mid = [x for x in self.data.split(b"\r\n") if x.lower().startswith(b"message-id")][0]
-                    self.server.delivered.append((mid, list(self.rcpts)))
-                self.replies.append(f or reply("250 2.0.0 OK"))
-            return
+            end = self.data.find(b"\r\n.\r\n")
+            if end < 0:
+                return
+            # Pipelined (RFC 2920): the next message's commands may follow the final dot.
+            data, self.data = self.data[end + 5:], self.data[:end + 5]
+            self.in_data = False
+            f = self._check("eom")
+            if f is None and (not self.dead or self.kept):
+                mid = [x for x in self.data.split(b"\r\n") if x.lower().startswith(b"message-id")][0]
+                self.server.delivered.append((mid, list(self.rcpts)))
+            self.replies.append(f or reply("250 2.0.0 OK"))
+            self.server.flights.append(bool(data))
+            if not data or self.dead:
+                return
         for line in data.decode("utf-8").split("\r\n")[:-1]:
             if self.closing:
                 return
@@ -135,15 +142,76 @@ def submitter(server, **kw):
     return sub, sleeps
 
 
-@pytest.mark.parametrize("pipelining, per_message", [(True, 2), (False, 4)])
-def test_round_trips_one_session(pipelining, per_message):
+@pytest.mark.parametrize("pipelining, trips", [(True, 10 + 1), (False, 10 * 4)])
+def test_round_trips_one_session(pipelining, trips):
+    """Pipelined: each message's data and final dot share a flight with the next message's envelope."""
     server = FakeServer(pipelining=pipelining)
     sub, _sleeps = submitter(server)
     results = sub.send_all(batch(10))
     assert [r["status"] for r in results] == ["sent"] * 10
     assert (server.connections, server.auths, sub.connections, sub.auths) == (1, 1, 1, 1)
-    assert sub.round_trips == 10 * per_message
+    assert sub.round_trips == trips
     assert len(server.delivered) == 10
+    assert server.flights == ([True] * 9 if pipelining else [False] * 9) + [False]
+
+
+def _exactly_once(server, results, want):
+    ids = [mid for mid, _rcpts in server.delivered]
+    assert len(ids) == len(set(ids)), ids
+    assert [r["status"] for r in results] == want
+    assert len(ids) == want.count("sent") + want.count("unknown") - sum(  # an unknown one may not have arrived
+        1 for r in results if r["status"] == "unknown" and not any(r["message_id"].encode() in m for m in ids))
+
+
+@pytest.mark.parametrize("fault, want, connections", [
+    # A temporary reply to the 3rd dot: the 4th message's DATA is open on the wire, so the retry of the
+    # 3rd needs a new connection; the 4th then goes on that one, once.
+    ("451 4.3.0 Mail server temporarily rejected message.", ["sent"] * 6, 2),
+    # A permanent one: nothing to retry, the 4th goes on the same connection.
+    ("552 5.3.4 Your message exceeded Google's message size limits.", ["sent"] * 2 + ["failed"] + ["sent"] * 3, 1),
+    # The connection drops after the 3rd dot: the 3rd is unknown, the 4th (never given its dot) is sent again.
+    ("drop", ["sent"] * 2 + ["unknown"] + ["sent"] * 3, 2),
+    # The server closes with 421: same as a temporary reply, the session is gone.
+    ("421 4.7.0 Try again later, closing connection.", ["sent"] * 6, 2),
+])
+def test_a_reply_to_a_dot_judges_that_message_only(fault, want, connections):
+    server = FakeServer(faults={("eom", 3): fault})
+    sub, _sleeps = submitter(server)
+    results = sub.send_all(batch(6))
+    _exactly_once(server, results, want)
+    assert sub.connections == connections
+
+
+def test_quota_at_a_dot_stops_the_batch_and_the_envelope_ahead_delivers_nothing():
+    server = FakeServer(faults={("eom", 2): "550 5.4.5 Daily user sending limit exceeded."})
+    sub, _sleeps = submitter(server)
+    results = sub.send_all(batch(4))
+    assert [r["status"] for r in results] == ["sent", "failed", "failed", "failed"]
+    assert results[2]["error"]["message"].startswith("Not attempted: ")
+    assert len(server.delivered) == 1 and server.counts["eom"] == 2  # the open DATA got no dot
+
+
+@pytest.mark.parametrize("stage, fault", [("mail", "550 5.7.1 Sender refused."), ("rcpt", "550 5.1.1 No such user.")])
+def test_a_refused_envelope_sent_ahead_is_judged_when_its_turn_comes(stage, fault):
+    server = FakeServer(faults={(stage, 3): fault})
+    sub, _sleeps = submitter(server)
+    results = sub.send_all(batch(5))
+    assert [r["status"] for r in results] == ["sent", "sent", "failed", "sent", "sent"]
+    assert len(server.delivered) == 4 and sub.connections == 1
+
+
+def test_an_envelope_sent_ahead_for_another_message_is_cancelled_not_delivered():
+    """If the next send() carries something else than upcoming() said, the open DATA is closed unsent."""
+    server = FakeServer()
+    msgs = batch(3)
+    sub, _sleeps = submitter(server, upcoming=lambda: msgs[2])
+    assert sub.send(msgs[0])["status"] == "sent"
+    sub.upcoming = None
+    assert sub.send(msgs[1])["status"] == "sent"
+    assert sub.send(msgs[2])["status"] == "sent"
+    sub.close()
+    assert [rcpts for _mid, rcpts in server.delivered] == [[f"r{i}@example.com"] for i in range(3)]
+    assert sub.connections == 2
 
 
 def test_421_at_mail_for_third_message_is_retried_once_without_duplicates():
