@@ -8,6 +8,7 @@ are printed with their ratio. Also prints the round trips of the sending (first 
 and AUTHs as the emulator counted them, with PIPELINING and without it.
 
     .venv/bin/python bench/send_vs_community_mail.py [--count 100] [--reps 3] [--delays 100,10,0]
+        [--baseline GIT-REF]   # also time `send` as it was at GIT-REF (a git worktree), in the same run
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ USER, PASSWORD = "ops.alerts@gmail.com", "abcdefghijklmnop"
 
 
 def play(emu, tool, count, workdir):
-    if tool == "send":
+    if tool.startswith("send"):
         task = {"name": "Send", "mailops.gmail.send": {
             "host": emu.host, "port": emu.smtp_starttls_port, "security": "starttls", "ca_file": emu.ca_file,
             "username": USER, "password": PASSWORD, "daily_limit": 0, "quota_dir": str(workdir / "q"),
@@ -52,12 +53,12 @@ def play(emu, tool, count, workdir):
              "vars": {"ansible_python_interpreter": "{{ ansible_playbook_python }}"}}]
 
 
-def measure(emu, tool, count, workdir):
+def measure(emu, tool, count, workdir, collections=ROOT / ".build" / "collections"):
     """Seconds the sending task took, and the emulator's sessions of that run."""
     emu.clear_records()
     path = workdir / f"{tool}.yml"
     path.write_text(yaml.safe_dump(play(emu, tool, count, workdir)))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / ".build" / "collections"), ANSIBLE_PIPELINING="1",
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_PIPELINING="1",
                ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
     proc = subprocess.run([str(ROOT / ".venv" / "bin" / "ansible-playbook"), "-i", "localhost,", "-c", "local",
                            str(path)], env=env, capture_output=True, text=True, timeout=1800, check=False)
@@ -85,15 +86,31 @@ def wire_figures(sessions, count):
     return rounds / count, len(sessions), auths
 
 
+def baseline(ref, workdir):
+    """A collections path holding the collection as it was at ``ref`` (a git worktree)."""
+    tree = workdir / "baseline"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), ref], check=True,
+                   capture_output=True)
+    collections = workdir / "baseline_collections"
+    (collections / "ansible_collections" / "mailops").mkdir(parents=True)
+    (collections / "ansible_collections" / "mailops" / "gmail").symlink_to(tree)
+    return collections
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--delays", default="100,10,0", help="round-trip delays in ms, comma-separated")
+    parser.add_argument("--baseline", help="a git ref whose `send` is timed too (checked out in a worktree)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         emu = Emulator(str(workdir / "records")).start()
+        tools = {"send": ("mailops.gmail.send (1 task)  ", ROOT / ".build" / "collections"),
+                 "mail": ("community.general.mail loop ", ROOT / ".build" / "collections")}
+        if args.baseline:
+            tools["send_base"] = (f"send at {args.baseline:<17}", baseline(args.baseline, workdir))
         try:
             print(f"{args.count} messages, {args.reps} repetitions, medians of the sending task's wall time")
             print("community.general.mail: secure=starttls, smtplib without an SSL context: it verifies NOTHING "
@@ -105,22 +122,24 @@ def main():
             emu.set(login_limit=0)
             for delay in (int(ms) / 1000 for ms in args.delays.split(",")):
                 emu.set(delay=delay, pipelining=True)
-                times = {"send": [], "mail": []}
+                times = {tool: [] for tool in tools}
                 wire = {}
                 for _rep in range(args.reps):
-                    for tool in ("send", "mail"):
-                        seconds, sessions = measure(emu, tool, args.count, workdir)
+                    for tool, (_label, collections) in tools.items():
+                        seconds, sessions = measure(emu, tool, args.count, workdir, collections)
                         times[tool].append(seconds)
                         wire[tool] = wire_figures(sessions, args.count)
                 med = {tool: statistics.median(v) for tool, v in times.items()}
                 print(f"round-trip delay {delay * 1000:.0f} ms:")
-                for tool, label in (("send", "mailops.gmail.send (1 task)  "),
-                                    ("mail", "community.general.mail loop ")):
+                for tool, (label, _collections) in tools.items():
                     rt, conns, auths = wire[tool]
                     runs = " ".join(f"{t:.2f}" for t in times[tool])
                     print(f"  {label} median {med[tool]:7.2f} s  (runs: {runs})  round trips {rt * args.count:.0f} "
                           f"({rt:.2f}/message)  connections {conns}  AUTHs {auths}")
-                print(f"  ratio community.general.mail / mailops.gmail.send: {med['mail'] / med['send']:.1f}x\n")
+                print(f"  ratio community.general.mail / mailops.gmail.send: {med['mail'] / med['send']:.1f}x")
+                if "send_base" in med:
+                    print(f"  ratio send at {args.baseline} / send now: {med['send_base'] / med['send']:.2f}x")
+                print()
             emu.set(delay=0.01, pipelining=False)
             _seconds, sessions = measure(emu, "send", args.count, workdir)
             rt, conns, auths = wire_figures(sessions, args.count)
@@ -128,6 +147,9 @@ def main():
                   f"trips {rt * args.count:.0f} ({rt:.2f}/message)  connections {conns}  AUTHs {auths}")
         finally:
             emu.stop()
+            if args.baseline:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(workdir / "baseline")],
+                               check=False)
 
 
 if __name__ == "__main__":
