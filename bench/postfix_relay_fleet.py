@@ -37,7 +37,10 @@ ROLES = {
         "postfix_relayhost": "smtp.gmail.com", "postfix_relayhost_port": 587, "postfix_relaytls": True,
         "postfix_smtp_tls_security_level": "secure", "postfix_smtp_tls_cafile": "/etc/ssl/certs/ca-certificates.crt",
         "postfix_sasl_auth_enable": True, "postfix_sasl_user": USER, "postfix_sasl_password": PASSWORD,
-        "postfix_inet_interfaces": "loopback-only", "postfix_raw_options": ["smtp_host_lookup = dns, native"]}),
+        "postfix_inet_interfaces": "loopback-only", "postfix_raw_options": ["smtp_host_lookup = dns, native"],
+        # Its default list adds mailutils and sasl2-bin, which the test images' local apt repository lacks
+        # (no Internet there); the apt task runs all the same, over the packages the image has.
+        "postfix_install": ["postfix", "libsasl2-2", "libsasl2-modules"]}),
     "lsr": ("lsr_postfix", {
         "postfix_conf": {
             "relayhost": "[smtp.gmail.com]:587", "smtp_sasl_auth_enable": "yes",

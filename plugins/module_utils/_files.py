@@ -92,7 +92,9 @@ def apply(files, check_mode=False, want_diff=False, run=None, backup=None):
     FilesError on the first file that cannot be handled.
     """
     changed, databases, diffs = [], [], []
-    for spec in files:
+    # Maps first: postmap reads main.cf, and Postfix re-reads a configuration file younger than about
+    # two seconds until it has "cooled down" (util/dict.c); main.cf written just before would cost that.
+    for spec in sorted(files, key=lambda one: not one.get("map")):
         path, data = spec["path"], spec["content"].encode("utf-8")
         mode = int(spec["mode"], 8)
         uid, gid = _ids(spec["owner"], spec["group"])
