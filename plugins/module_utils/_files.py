@@ -15,11 +15,18 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shlex
 import stat
 import tempfile
+import time
 
 # File postmap writes for each database type.
 DB_SUFFIX = {"hash": ".db", "btree": ".db", "lmdb": ".lmdb", "cdb": ".cdb", "dbm": ".db", "sdbm": ".dir"}
+
+
+# Postfix re-reads main.cf until its mtime is two seconds old (util/dict.c, dict_load_file_xt: a
+# guard against files edited in place); a file renamed into place complete need not wait.
+SETTLE_SECONDS = 2.5
 
 
 class FilesError(Exception):
@@ -44,10 +51,15 @@ def _current(path):
         raise FilesError(f"cannot read {path}: {exc.strerror}") from exc
 
 
-def _write(path, data, mode, uid, gid):
+def _write(path, data, mode, uid, gid, parents=False, settled=False, old_mtime=None):
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
-        raise FilesError(f"the directory of {path} does not exist")
+        if not parents:
+            raise FilesError(f"the directory of {path} does not exist")
+        try:
+            os.makedirs(directory, 0o755)
+        except OSError as exc:
+            raise FilesError(f"cannot make the directory of {path}: {exc.strerror}") from exc
     fd, temp = tempfile.mkstemp(prefix=".mailops-", dir=directory)  # created 0600
     try:
         os.fchown(fd, uid, gid)
@@ -56,6 +68,10 @@ def _write(path, data, mode, uid, gid):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            if settled:
+                # Never older than the file it replaces: tools that look at mtimes still see a change.
+                mtime = max(time.time() - SETTLE_SECONDS, (old_mtime or 0) + 0.001)
+                os.utime(handle.fileno(), (mtime, mtime))
         os.replace(temp, path)
     except OSError as exc:
         try:
@@ -63,6 +79,21 @@ def _write(path, data, mode, uid, gid):
         except OSError:
             pass
         raise FilesError(f"cannot write {path}: {exc.strerror}") from exc
+
+
+def _validate(spec, data, run):
+    """Run the spec's validate command (%s: a private copy of the new content); raise when it fails."""
+    fd, temp = tempfile.mkstemp(prefix=".mailops-validate-")  # 0600, the running user's
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        rc, err = run(shlex.split(spec["validate"].replace("%s", shlex.quote(temp))), 0o077)
+    finally:
+        os.unlink(temp)
+    if rc != 0:
+        # A secret's checker may echo what it read: say only that it failed.
+        detail = "its output is not shown: the file holds a secret" if spec["secret"] else err.strip()
+        raise FilesError(f"{spec['path']} was not written: {spec['validate']} failed (rc {rc}): {detail}")
 
 
 def _wrong(st, mode, uid, gid):
@@ -85,11 +116,12 @@ def _stat(path):
 
 
 def apply(files, check_mode=False, want_diff=False, run=None, backup=None):
-    """Bring each file (dict: path, content, mode, owner, group, secret, map, backup) to its wanted state.
+    """Bring each file (dict: path, content, mode, owner, group, secret, map, backup, parents, settled,
+    validate) to its wanted state.
 
-    ``run(argv, umask)`` runs postmap and returns (rc, stderr); ``backup(path)`` copies a file about to be
-    replaced (when its spec says backup). Returns (changed paths, rebuilt or fixed databases, diffs); raises
-    FilesError on the first file that cannot be handled.
+    ``run(argv, umask)`` runs postmap and validate commands and returns (rc, output); ``backup(path)``
+    copies a file about to be replaced (when its spec says backup). Returns (changed paths, rebuilt or
+    fixed databases, diffs); raises FilesError on the first file that cannot be handled.
     """
     changed, databases, diffs = [], [], []
     # Maps first: postmap reads main.cf, and Postfix re-reads a configuration file younger than about
@@ -105,9 +137,11 @@ def apply(files, check_mode=False, want_diff=False, run=None, backup=None):
                 diffs.append({"before_header": path, "after_header": path,
                               "before": (old or b"").decode("utf-8", "replace"), "after": spec["content"]})
             if not check_mode:
+                if spec.get("validate"):
+                    _validate(spec, data, run)
                 if old is not None and spec.get("backup") and backup is not None:
                     backup(path)
-                _write(path, data, mode, uid, gid)
+                _write(path, data, mode, uid, gid, spec.get("parents"), spec.get("settled"), st and st.st_mtime)
         elif _wrong(st, mode, uid, gid):
             changed.append(path)
             if not check_mode:

@@ -28,7 +28,7 @@ options:
     default: []
     suboptions:
       path: &path
-        description: Absolute path of the file. Its directory must exist.
+        description: Absolute path of the file. Its directory must exist, unless O(files[].parents) is set.
         type: path
         required: true
       content:
@@ -55,6 +55,24 @@ options:
         description: Keep the file it replaces as C(<path>.<pid>.<time>~).
         type: bool
         default: false
+      validate: &validate
+        description:
+          - Command that checks the new content before it replaces the file; C(%s) stands for a private
+            copy of it (mode C(0600)). The file is left as it was when the command fails. Not run in check mode.
+          - For a secret file the command's output is not shown, only that it failed.
+        type: str
+      parents: &parents
+        description: Make the file's directory and its missing parents (mode C(0755)) when they do not exist.
+        type: bool
+        default: false
+      settled:
+        description:
+          - Date the modification time of a newly written file about two seconds back (never before the
+            file it replaces). For Postfix's C(main.cf), whose reader pauses until the file is two seconds
+            old so as not to read a file still being edited (C(util/dict.c)); this module only renames
+            complete files into place, so C(postfix check) and the reload right after need not wait.
+        type: bool
+        default: false
   secret_files:
     description:
       - Files holding secrets (like Postfix's C(sasl_passwd)). Their content is never logged, never shown in
@@ -75,6 +93,8 @@ options:
       owner: *owner
       group: *group
       map: *map
+      validate: *validate
+      parents: *parents
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -132,12 +152,15 @@ _FILE = {
     "group": {"type": "str", "default": "root"},
     "map": {"type": "str", "choices": ["hash", "btree", "lmdb", "cdb", "dbm", "sdbm"]},
     "backup": {"type": "bool", "default": False},
+    "validate": {"type": "str"},
+    "parents": {"type": "bool", "default": False},
+    "settled": {"type": "bool", "default": False},
 }
 
 
 def build_module():
     # A secret's old content is not kept either: no backup option.
-    secret = {k: v for k, v in _FILE.items() if k != "backup"}
+    secret = {k: v for k, v in _FILE.items() if k not in ("backup", "settled")}
     secret.update(content={"type": "str", "required": True, "no_log": True}, mode={"type": "str", "default": "0600"})
     return AnsibleModule(
         argument_spec={
@@ -163,8 +186,8 @@ def main():
                                  f"got {spec['mode']!r}")
 
     def run(argv, umask):
-        rc, _out, err = module.run_command(argv, umask=umask)
-        return rc, err
+        rc, out, err = module.run_command(argv, umask=umask)
+        return rc, (err + out)
 
     try:
         changed, databases, diffs = apply(specs, module.check_mode, module._diff, run, module.backup_local)

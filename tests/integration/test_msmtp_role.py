@@ -101,7 +101,7 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     assert not any("Traceback" in message for message in found.values())
     # Only validation and preflight ran: nothing was installed or written.
     ran = {entry["task"].split(" : ")[-1] for entry in result.tasks}
-    assert all(task.startswith(("Validat", "Check ", "Refuse ", "Read the local", "Look at")) for task in ran), ran
+    assert all(task.startswith(("Validat", "Check ", "Refuse ", "Keep the host", "Look at")) for task in ran), ran
     assert SECRET not in result.output and OAUTH_SECRET not in result.output
 
 
@@ -187,12 +187,16 @@ def rendered(tmp_path_factory, gmail_emulator_server):
             "gather_facts": False,
             "vars_files": [str(ROLE / "vars" / "main.yml")],
             "tasks": [
+                # The role's own probe: the users' homes that __msmtp_accounts reads.
+                {"ansible.builtin.include_role": {"name": "mailops.gmail.msmtp", "tasks_from": "probe.yml"}},
                 {
-                    "name": "Install the token helper with the role's tasks",
+                    "name": "Install the token helper and its library as the role writes them",
                     "run_once": True,
-                    "ansible.builtin.include_role": {"name": "mailops.gmail.msmtp", "tasks_from": "oauth_helper.yml"},
+                    "mailops.gmail.config_files": {
+                        "files": "{{ __msmtp_files | selectattr('path', 'match', msmtp_oauth_helper | dirname) }}"
+                    },
+                    "vars": {"__msmtp_uses_oauth": True, "role_path": str(ROLE)},
                 },
-                {"ansible.builtin.getent": {"database": "passwd"}},
                 {"ansible.builtin.file": {"path": out + "/cache", "state": "directory", "mode": "0700"}},
                 {
                     "name": "Render msmtprc",

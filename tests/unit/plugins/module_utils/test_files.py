@@ -8,6 +8,7 @@ import grp
 import os
 import pwd
 import stat
+import time
 
 import pytest
 
@@ -115,3 +116,68 @@ def test_failures_name_the_file_and_the_cause(tmp_path, case, message):
         one["owner"] = "no-such-user-here"
     with pytest.raises(FilesError, match=message):
         apply([one], run=Postmap(fail=True))
+
+
+def test_parents_makes_the_missing_directories(tmp_path):
+    path = tmp_path / "facts.d" / "deep" / "x.fact"
+    assert apply([dict(spec(path, "x\n", "0755"), parents=True)])[0] == [str(path)]
+    assert path.read_text() == "x\n" and mode_of(path) == 0o755 and mode_of(path.parent) == 0o755
+
+
+def test_a_settled_file_is_dated_back_so_postfix_need_not_wait(tmp_path):
+    path = tmp_path / "main.cf"
+    before = time.time()
+    apply([dict(spec(path, "a = 1\n"), settled=True)])
+    # What Postfix's dict_load_file_xt asks before it stops re-reading: mtime < (whole seconds now) - 1.
+    assert os.stat(path).st_mtime < int(before) - 1
+    plain = tmp_path / "master.cf"
+    apply([spec(plain, "x\n")])
+    assert os.stat(plain).st_mtime >= int(before)
+
+
+def test_a_settled_file_is_never_dated_before_the_file_it_replaces(tmp_path):
+    path = tmp_path / "main.cf"
+    path.write_text("a = 1\n")
+    recent = os.stat(path).st_mtime
+    apply([dict(spec(path, "a = 2\n"), settled=True)])
+    assert os.stat(path).st_mtime > recent and path.read_text() == "a = 2\n"
+
+
+def checker(tmp_path, verdict):
+    """A validate command (a shell script) that keeps what it was given and exits with verdict."""
+    script = tmp_path / "check.sh"
+    script.write_text(f"#!/bin/sh\ncp \"$1\" {tmp_path}/seen\necho 'bad line: secret-value' >&2\nexit {verdict}\n")
+    script.chmod(0o755)
+    return f"{script} %s"
+
+
+def run_for_real(argv, umask):
+    import subprocess  # noqa: PLC0415 (only these tests run commands)
+
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    return done.returncode, done.stderr + done.stdout
+
+
+def test_validate_sees_the_new_content_before_it_replaces_the_file(tmp_path):
+    path = tmp_path / "msmtprc"
+    path.write_text("old\n")
+    assert apply([dict(spec(path, "new\n"), validate=checker(tmp_path, 0))], run=run_for_real)[0] == [str(path)]
+    assert (tmp_path / "seen").read_text() == "new\n" and path.read_text() == "new\n"
+
+
+@pytest.mark.parametrize("secret", [False, True])
+def test_a_failed_validate_leaves_the_file_and_shows_a_secret_s_checker_output_never(tmp_path, secret):
+    path = tmp_path / "msmtprc"
+    path.write_text("old\n")
+    with pytest.raises(FilesError, match="was not written") as failure:
+        apply([dict(spec(path, "new\n", secret=secret), validate=checker(tmp_path, 3))], run=run_for_real)
+    assert path.read_text() == "old\n"
+    assert ("secret-value" in str(failure.value)) is not secret and "rc 3" in str(failure.value)
+    assert not list(tmp_path.glob(".mailops-*"))
+
+
+def test_check_mode_does_not_validate(tmp_path):
+    path = tmp_path / "msmtprc"
+    assert apply([dict(spec(path, "new\n"), validate=checker(tmp_path, 3))], check_mode=True,
+                 run=run_for_real)[0] == [str(path)]
+    assert not (tmp_path / "seen").exists() and not path.exists()
