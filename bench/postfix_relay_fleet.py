@@ -55,9 +55,15 @@ ROLES = {
 # Not an anchor: our msmtp role on hosts without Postfix, whose idle re-run should cost no more than
 # postfix_relay's.
 ROLES["msmtp"] = ("mailops.gmail.msmtp", {"msmtp_username": USER, "msmtp_password": PASSWORD})
-IMAGES = {"msmtp": "localhost/mailops-debian12:latest"}
+# Not in the default run either: app_smtp with two application configs (Django, checked with Python's
+# parser, and dotenv), to time its idle re-run against an earlier version (--roles app, at two commits).
+ROLES["app"] = ("mailops.gmail.app_smtp", {
+    "app_smtp_username": USER, "app_smtp_password": PASSWORD,
+    "app_smtp_configs": [{"preset": "django", "dest": "/etc/mail_settings.py"},
+                         {"preset": "dotenv", "dest": "/etc/mail.env"}]})
+IMAGES = {"msmtp": "localhost/mailops-debian12:latest", "app": "localhost/mailops-debian12:latest"}
 LABELS = {"ours": "mailops.gmail.postfix_relay", "oef": "Oefenweb postfix", "lsr": "linux-system-roles postfix",
-          "msmtp": "mailops.gmail.msmtp"}
+          "msmtp": "mailops.gmail.msmtp", "app": "mailops.gmail.app_smtp"}
 
 
 def one(role: str, size: int, forks: int) -> dict:
@@ -90,11 +96,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 5, 10])
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--roles", nargs="+", choices=list(ROLES), default=list(ROLES))
+    parser.add_argument("--roles", nargs="+", choices=list(ROLES), default=["ours", "oef", "lsr", "msmtp"])
     parser.add_argument("--forks", type=int, default=10)
+    parser.add_argument("--collection-root", help="time the roles of another checkout of this collection (for "
+                        "example a git worktree of an earlier commit); default: this one")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "postfix_relay_fleet.json"))
     args = parser.parse_args()
     os.environ["ANSIBLE_ROLES_PATH"] = str(ANCHORS)
+    if args.collection_root:
+        other = Path(tempfile.mkdtemp(prefix="bench-collection-"))
+        (other / "ansible_collections" / "mailops").mkdir(parents=True)
+        (other / "ansible_collections" / "mailops" / "gmail").symlink_to(Path(args.collection_root).resolve())
+        os.environ["MAILOPS_COLLECTIONS_PATH"] = str(other)
     images = ["mailops-debian12-mail", "mailops-debian12", "mailops-emulator"]
     subprocess.run([str(ROOT / "scripts" / "images.sh"), *images], check=True)
     runs = []

@@ -111,7 +111,8 @@ def playbook(demo: str, path: str, *args: str, forks: int = 5) -> tuple:
     Returns (seconds, {host: [ok, changed, unreachable, failed, skipped]}); exits with the output's
     tail when the playbook fails (callers clean up in `finally`).
     """
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".build", "collections"),
+    collections = os.environ.get("MAILOPS_COLLECTIONS_PATH") or os.path.join(ROOT, ".build", "collections")
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections,
                ANSIBLE_CONNECTION_PLUGINS=CONNECTION_PLUGINS, ANSIBLE_PIPELINING="1", ANSIBLE_FORKS=str(forks),
                ANSIBLE_NOCOLOR="1")
     inventory = os.path.join(demo, "inventory", "hosts.yml")

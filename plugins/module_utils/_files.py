@@ -93,7 +93,7 @@ def _validate(spec, data, run):
     if rc != 0:
         # A secret's checker may echo what it read: say only that it failed.
         detail = "its output is not shown: the file holds a secret" if spec["secret"] else err.strip()
-        raise FilesError(f"{spec['path']} was not written: {spec['validate']} failed (rc {rc}): {detail}")
+        raise FilesError(f"{spec['path']} was not written: its checker ({spec['validate']}) failed (rc {rc}): {detail}")
 
 
 def _wrong(st, mode, uid, gid):

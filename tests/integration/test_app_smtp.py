@@ -323,7 +323,7 @@ def test_custom_template_gets_the_connection(tmp_path):
     (tmp_path / "with_flags").unlink()
     proc = apply_role(tmp_path, hosts)
     assert proc.rc != 0 and not (tmp_path / "with_flags").exists()
-    assert f"{tmp_path / 'with_flags'} (checker: python3 -c" in proc.stdout, proc.stdout
+    assert f"{tmp_path / 'with_flags'} was not written: its checker (python3 -c" in proc.stdout, proc.stdout
     assert SECRET not in proc.output
 
 
