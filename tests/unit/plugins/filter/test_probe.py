@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from ansible.errors import AnsibleFilterError
+
 from ansible_collections.mailops.gmail.plugins.filter.probe import probe_answers, probe_code
 
 
@@ -83,3 +85,9 @@ def test_answers_that_cannot_stand_for_the_probe(tmp_path, case):
     if case in ("too old", "from the future"):
         answers["at"] = time.time()
         assert probe_answers(answers, code, used) == answers
+
+
+@pytest.mark.parametrize("questions", [["postfix"], "postfix", None])
+def test_questions_that_are_no_dict_get_a_clear_error(questions):
+    with pytest.raises(AnsibleFilterError, match="probe_code: the questions must be a dict"):
+        probe_code(questions)
