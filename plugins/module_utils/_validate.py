@@ -1,6 +1,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""Argument checks shared by the modules. Messages name the parameter and the fix, never a secret value."""
+"""Gmail's rules for addresses and ports, and the argument checks built on them.
+
+The one place these rules live: the modules call the check_* functions, and the roles reach the same
+rules through the Jinja test mailops.gmail.address and the filters mailops.gmail.smtp_security and
+mailops.gmail.smtp_security_problem (plugins/test/gmail.py, plugins/filter/gmail.py). Messages name the
+parameter and the fix, never a secret value.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,11 @@ import ssl
 
 # Pragmatic address check: local@domain.tld, no spaces, no angle brackets, one @.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_ADDRESS = re.compile(rf'^[^@\s<>()",;:\\\[\]]+@{_LABEL}(?:\.{_LABEL})+$')
+_ADDRESS = re.compile(rf'[^@\s<>()",;:\\\[\]]+@{_LABEL}(?:\.{_LABEL})+')
 
+# Gmail's submission ports and their TLS modes: STARTTLS on 587, TLS from the first byte on 465.
 PORT_SECURITY = {587: "starttls", 465: "tls"}
+_SECURITY_MEANS = {"starttls": "plain connection upgraded with STARTTLS", "tls": "TLS from the first byte"}
 
 
 class ParameterError(ValueError):
@@ -35,9 +43,14 @@ def check_strings(params, prefix=""):
             check_no_crlf(value, name)
 
 
+def is_address(value):
+    """One plain address, local@domain.tld: no name, brackets, spaces, line breaks or second address."""
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+
+
 def check_address(value, param):
     check_no_crlf(value, param)
-    if not isinstance(value, str) or not _ADDRESS.match(value):
+    if not is_address(value):
         raise ParameterError(f"{param} must be a full e-mail address such as ops.alerts@gmail.com, got {value!r}")
     return value
 
@@ -48,24 +61,33 @@ def check_port(value, param):
     return value
 
 
-def resolve_security(port, security, param_names=("port", "security")):
-    """The TLS mode for an SMTP port: 587 -> starttls, 465 -> tls; other ports need it stated."""
+def resolve_security(port, security, param_names=("port", "security"), spelling=None):
+    """The TLS mode for an SMTP port: 587 -> starttls, 465 -> tls; other ports need it stated.
+
+    ``security`` None (or "auto") means "from the port". ``spelling`` maps a mode to how the caller's
+    parameter writes it (msmtp's tls_starttls: {"starttls": "true", "tls": "false"}), for the messages.
+    """
     port_name, security_name = param_names
+    said = dict(spelling or {})
+
+    def spell(mode):
+        return said.get(mode, mode)
+
     check_port(port, port_name)
     expected = PORT_SECURITY.get(port)
-    if security is None:
+    if security in (None, "auto"):
         if expected is None:
             raise ParameterError(
-                f"{port_name}={port} needs {security_name} stated: starttls (plain connection upgraded with STARTTLS) "
-                "or tls (TLS from the first byte)"
+                f"{port_name}={port} needs {security_name} stated: "
+                + " or ".join(f"{spell(mode)} ({means})" for mode, means in _SECURITY_MEANS.items())
             )
         return expected
     if expected is not None and security != expected:
         other = [p for p, s in PORT_SECURITY.items() if s == security]
-        hint = f" or use {port_name}={other[0]} for {security}" if other else ""
+        hint = f" or use {port_name}={other[0]} for {spell(security)}" if other else ""
         raise ParameterError(
-            f"{security_name}={security} does not work with {port_name}={port}: "
-            f"port {port} uses {security_name}={expected}{hint}"
+            f"{security_name}={spell(security)} does not work with {port_name}={port}: "
+            f"port {port} uses {security_name}={spell(expected)}{hint}"
         )
     return security
 

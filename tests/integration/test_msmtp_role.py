@@ -35,9 +35,11 @@ BAD_INPUT = {
     "no_credential": ({"msmtp_username": "ops.alerts@gmail.com"}, "msmtp_password (an app password) or msmtp_oauth"),
     "both_credentials": ({**GOOD, "msmtp_oauth": OAUTH}, "msmtp_password and msmtp_oauth are both set"),
     "oauth_incomplete": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"client_id": "x"}}, "msmtp_oauth"),
-    "465_starttls": ({**GOOD, "msmtp_port": 465, "msmtp_tls_starttls": True}, "msmtp_port 465 does not go with"),
-    "587_no_starttls": ({**GOOD, "msmtp_tls_starttls": False}, "msmtp_port 587 does not go with"),
-    "2525_unstated": ({**GOOD, "msmtp_port": 2525}, "state it for any other port"),
+    "465_starttls": ({**GOOD, "msmtp_port": 465, "msmtp_tls_starttls": True},
+                     "msmtp_tls_starttls=true does not work with msmtp_port=465"),
+    "587_no_starttls": ({**GOOD, "msmtp_tls_starttls": False},
+                        "msmtp_tls_starttls=false does not work with msmtp_port=587"),
+    "2525_unstated": ({**GOOD, "msmtp_port": 2525}, "msmtp_port=2525 needs msmtp_tls_starttls stated: true"),
     "port_text": ({**GOOD, "msmtp_port": "smtp"}, "msmtp_port"),
     "bad_username": ({**GOOD, "msmtp_username": "ops.alerts"}, "msmtp_username and msmtp_from must be"),
     "bad_from": ({**GOOD, "msmtp_from": "noreply at example.com"}, "msmtp_username and msmtp_from must be"),
@@ -75,7 +77,7 @@ BAD_INPUT = {
                 {"name": "root", "username": "a@gmail.com", "password": SECRET, "port": 465, "tls_starttls": True}
             ],
         },
-        "msmtp_users[0].port 465 does not go with msmtp_users[0].tls_starttls",
+        "msmtp_users[0].tls_starttls=true does not work with msmtp_users[0].port=465",
     ),
     "user_crlf": (
         {**GOOD, "msmtp_users": [{"name": "root", "username": "a@gmail.com", "password": SECRET + "\n"}]},

@@ -3,9 +3,10 @@
 """site.yml's gmail_relay_mode: which host gets which role variables, without containers.
 
 The collection is a copy made of links: the real plugins (credentials_info, send), the real
-playbooks and notify role, and stand-in postfix_relay/msmtp/app_smtp roles that only report the
-variables they were given. verify.yml and the digest talk to the in-process emulator; no host is
-changed. Hub and satellite Postfix over containers: extensions/molecule/postfix_hub and make demo.
+playbooks and notify role, and stand-in postfix_relay/msmtp/app_smtp roles (with the real roles'
+defaults) that only report the variables they were given. verify.yml and the digest talk to the
+in-process emulator; no host is changed. Hub and satellite Postfix over containers:
+extensions/molecule/postfix_hub and make demo.
 """
 from __future__ import annotations
 
@@ -20,24 +21,34 @@ SITE = [{"ansible.builtin.import_playbook": str(ROOT / "playbooks" / "site.yml")
 PASSWORD = "abcdefghijklmnop"
 # What each stand-in role reports; `secret` says whether the app password reached it.
 REPORT = {
-    "postfix_relay": "{{ {'mode': postfix_relay_mode | default('direct'), 'hubs': postfix_relay_hubs | default([]),"
-                     " 'username': postfix_relay_username | default(''),"
-                     " 'secret': postfix_relay_password is defined} }}",
-    "msmtp": "{{ {'secret': msmtp_password is defined} }}",
-    "app_smtp": "{{ {'secret': app_smtp_password is defined} }}",
+    "postfix_relay": "{{ {'mode': postfix_relay_mode, 'hubs': postfix_relay_hubs,"
+                     " 'username': postfix_relay_username, 'secret': postfix_relay_password | length > 0} }}",
+    "msmtp": "{{ {'secret': msmtp_password | length > 0} }}",
+    "app_smtp": "{{ {'secret': app_smtp_password | length > 0} }}",
 }
 
 
-def collection(tmp_path: Path) -> Path:
+def role_variables(role: str) -> list:
+    """Every variable of a role's main entry point (meta/argument_specs.yml)."""
+    specs = yaml.safe_load((ROOT / "roles" / role / "meta" / "argument_specs.yml").read_text())
+    return sorted(specs["argument_specs"]["main"]["options"])
+
+
+def collection(tmp_path: Path, report: dict | None = None) -> Path:
+    """Stand-ins for the roles in `report` (role -> what its one task prints), the real rest."""
+    report = REPORT if report is None else report
     base = tmp_path / "collections"
     coll = base / "ansible_collections" / "mailops" / "gmail"
     (coll / "roles").mkdir(parents=True)
     for name in ("plugins", "meta", "playbooks"):
         (coll / name).symlink_to(ROOT / name)
-    (coll / "roles" / "notify").symlink_to(ROOT / "roles" / "notify")
-    for role, msg in REPORT.items():
+    for role in ("postfix_relay", "msmtp", "app_smtp", "notify"):
+        if role not in report:
+            (coll / "roles" / role).symlink_to(ROOT / "roles" / role)
+            continue
         (coll / "roles" / role / "tasks").mkdir(parents=True)
-        task = {"name": f"Report {role}", "ansible.builtin.debug": {"msg": msg}}
+        (coll / "roles" / role / "defaults").symlink_to(ROOT / "roles" / role / "defaults")
+        task = {"name": f"Report {role}", "ansible.builtin.debug": {"msg": report[role]}}
         (coll / "roles" / role / "tasks" / "main.yml").write_text(yaml.safe_dump([task]))
     return base
 
@@ -67,9 +78,9 @@ def inventory(tmp_path: Path, emulator, groups: dict, all_vars: dict) -> Path:
     return inv / "hosts.yml"
 
 
-def run_site(tmp_path, emulator, groups, all_vars=None):
+def run_site(tmp_path, emulator, groups, all_vars=None, report=None):
     inv = inventory(tmp_path, emulator, groups, all_vars or {})
-    env = {"ANSIBLE_COLLECTIONS_PATH": str(collection(tmp_path))}
+    env = {"ANSIBLE_COLLECTIONS_PATH": str(collection(tmp_path, report))}
     # run_playbook's own localhost is not part of the fleet.
     return run_playbook(tmp_path, SITE, ["-i", str(inv), "--limit", "all:!localhost"], env=env)
 
@@ -171,3 +182,33 @@ def test_hub_example_inventory(tmp_path, gmail_emulator):
     assert {tuple(data["hubs"]) for data in got.values() if data["mode"] == "satellite"} == {tuple(hubs)}
     assert logins(gmail_emulator) == [("ops.alerts@gmail.com", "ok")] * 2
     assert [m["subject"] for m in gmail_emulator.messages()] == ["[OK] site.yml: 5 ok, 0 failed"]
+
+
+@pytest.mark.parametrize("relay_mode", ["direct", "hub"])
+def test_every_role_variable_in_group_vars_reaches_the_role(tmp_path, gmail_emulator, relay_mode):
+    """A role variable set in the inventory wins over what site.yml and the site variables would give it.
+
+    Every variable of every role's argument spec is set in its group's group_vars (the notify role's
+    in group all) to a value of its own; each stand-in role reports them all. In hub mode site.yml
+    decides the mode (and a satellite's hubs, and that it holds no password), and nothing else.
+    """
+    report = {role: "{{ dict(%r | zip(query('ansible.builtin.vars', *%r))) }}" % (names, names)
+              for role in ("postfix_relay", "msmtp", "app_smtp", "notify")
+              for names in [role_variables(role)]}
+    wanted = {role: {name: f"from group_vars: {name}" for name in role_variables(role)} for role in report}
+    groups = {"postfix_relay": {"hosts": ["relay1", "sat1"], "vars": wanted["postfix_relay"]},
+              "gmail_relay_hubs": {"hosts": ["relay1"]},
+              "msmtp": {"hosts": ["small1"], "vars": wanted["msmtp"]},
+              "app_smtp": {"hosts": ["app1"], "vars": wanted["app_smtp"]}}
+    site = {"gmail_relay_mode": relay_mode, "gmail_app_password": PASSWORD, "gmail_smtp_port": 465,
+            "gmail_from": "site@example.com", **wanted["notify"]}
+    result = run_site(tmp_path, gmail_emulator, groups, site, report)
+    got = reports(result)
+    assert {role for _host, role in got} == set(report), result.output[-3000:]
+    for (host, role), received in got.items():
+        expected = dict(wanted[role])
+        if role == "postfix_relay" and relay_mode == "hub":
+            expected["postfix_relay_mode"] = "hub" if host == "relay1" else "satellite"
+            if host == "sat1":
+                expected.update(postfix_relay_hubs=["relay1"], postfix_relay_password="")
+        assert received == expected, (host, role)
