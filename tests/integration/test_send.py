@@ -12,6 +12,9 @@ import json
 import os
 import time
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from playbook import run_playbook
 
@@ -160,8 +163,13 @@ def test_batch_one_session_pipelined_and_fallback(gmail_emulator, tmp_path):
     assert headers["content-type"].startswith("multipart/mixed")
 
 
-def test_faults_retries_and_spool(gmail_emulator, tmp_path):
-    emu = gmail_emulator
+@pytest.fixture(scope="module")
+def faults(gmail_emulator_server, tmp_path_factory):
+    """One play through twelve server faults, one send each; the tests below judge one fault each,
+    so a failure in one does not hide the others. What the emulator saw is kept from right after."""
+    emu = gmail_emulator_server
+    emu.reset()
+    tmp_path = tmp_path_factory.mktemp("faults")
     spool = str(tmp_path / "spool")
     ten = [{"to": [f"dev{i}@example.com"], "subject": f"f421 {i}"} for i in range(10)]
     q = str(tmp_path / "q")
@@ -211,52 +219,91 @@ def test_faults_retries_and_spool(gmail_emulator, tmp_path):
              conn(emu, to=["a@example.com"], subject="fsize", body="x" * 5000, quota_dir=q)),
     ]
     proc, r = run_play(tmp_path, tasks, extra_args=("-vvv",))
-    subjects = [m["subject"] for m in emu.messages()]
-    # 421 on the 3rd MAIL: all 10 delivered exactly once, one reconnect
+    emu.clear_faults()
+    found = SimpleNamespace(proc=proc, r=r, spool=spool, messages=emu.messages(), sessions=emu.sessions())
+    found.subjects = [m["subject"] for m in found.messages]
+    return found
+
+
+def test_421_at_mail_reconnects_once_and_delivers_every_message_once(faults):
+    r, subjects = faults.r, faults.subjects
     assert [m["status"] for m in r["f421"]["messages"]] == ["sent"] * 10
     assert sorted(s for s in subjects if s.startswith("f421")) == sorted(f"f421 {i}" for i in range(10))
     assert r["f421"]["session"]["connections"] == 2
-    # 454 at AUTH: retried, sent
+
+
+def test_454_at_auth_is_retried(faults):
+    r = faults.r
     assert r["f454"]["messages"][0]["status"] == "sent" and r["f454"]["session"]["auths"] == 2
-    # 535: fails at once, exactly one AUTH
+
+
+def test_535_fails_at_once_with_one_auth_or_spools(faults):
+    r = faults.r
     assert r["f535"]["failed"] and r["f535"]["session"]["auths"] == 1 and "535 5.7.8" in msg(r["f535"])
     assert "app password" in msg(r["f535"])
     assert r["f535spool"]["failed"] and r["f535spool"]["messages"][0]["status"] == "spooled"
     assert "spooled after a permanent failure" in msg(r["f535spool"])
-    # drop after the final dot, the server kept it: Sent Mail says sent, not resent
+
+
+def test_a_drop_after_the_dot_of_a_kept_message_is_settled_by_sent_mail(faults):
+    r, subjects = faults.r, faults.subjects
     assert not r["fdrop"]["failed"] and r["fdrop"]["messages"][0]["status"] == "sent"
     assert r["fdrop"]["session"]["connections"] == 1 and subjects.count("fdrop") == 1
-    # no reply after the dot, the server lost it: not in Sent Mail, resent once with the same Message-ID
+
+
+def test_a_lost_message_is_resent_once_with_its_message_id(faults):
+    r = faults.r
     assert r["fdrop2"]["messages"][0]["status"] == "sent" and r["fdrop2"]["session"]["connections"] == 2
-    copies = [m for m in emu.messages() if m["subject"] == "fdrop2"]
+    copies = [m for m in faults.messages if m["subject"] == "fdrop2"]
     ids = {dict((k.lower(), v) for k, v in m["headers"])["message-id"] for m in copies}
     assert len(copies) == 1 and ids == {r["fdrop2"]["messages"][0]["message_id"]}
-    # retry_unknown off: unknown, with the Message-ID, not resent
+
+
+def test_retry_unknown_off_reports_unknown_and_does_not_resend(faults):
+    r = faults.r
     fdrop3 = r["fdrop3"]["messages"][0]
-    assert r["fdrop3"]["failed"] and fdrop3["status"] == "unknown" and "fdrop3" not in subjects
+    assert r["fdrop3"]["failed"] and fdrop3["status"] == "unknown" and "fdrop3" not in faults.subjects
     assert fdrop3["message_id"] in msg(r["fdrop3"]) and "retry_unknown is off" in msg(r["fdrop3"])
-    # IMAP unreachable: unknown with the Message-ID and the remediation; the kept copy is the only one
+
+
+def test_imap_unreachable_leaves_unknown_with_the_message_id(faults):
+    r = faults.r
     fdrop4 = r["fdrop4"]["messages"][0]
-    assert r["fdrop4"]["failed"] and fdrop4["status"] == "unknown" and subjects.count("fdrop4") == 1
+    assert r["fdrop4"]["failed"] and fdrop4["status"] == "unknown" and faults.subjects.count("fdrop4") == 1
     assert "Sent Mail could not be searched" in msg(r["fdrop4"]) and "Look for Message-ID" in msg(r["fdrop4"])
-    imap = [s for s in emu.sessions() if s["protocol"] == "imap"]
+    imap = [s for s in faults.sessions if s["protocol"] == "imap"]
     assert len(imap) == 3 and all(s["auth_result"] == "ok" for s in imap)  # one IMAP session per run that needed it
-    # 550 5.4.5: first sent, the rest spooled, not retried; the flush delivers them
+
+
+def test_the_daily_limit_spools_the_rest_and_the_flush_delivers_it(faults):
+    r = faults.r
     assert [m["status"] for m in r["fquota"]["messages"]] == ["sent", "spooled", "spooled", "spooled"]
     assert not r["fquota"]["failed"] and r["fquota"]["session"]["connections"] == 1
-    assert [m["status"] for m in r["flush"]["messages"]] == ["sent"] * 3 and os.listdir(spool) == []
-    assert sorted(s for s in subjects if s.startswith("fquota")) == [f"fquota {i}" for i in range(4)]
-    # silent server: bounded by timeout x (retries + 1) plus backoff
-    assert r["fsilent"]["failed"] and "timed out" in msg(r["fsilent"])
+    assert [m["status"] for m in r["flush"]["messages"]] == ["sent"] * 3 and os.listdir(faults.spool) == []
+    assert sorted(s for s in faults.subjects if s.startswith("fquota")) == [f"fquota {i}" for i in range(4)]
+
+
+def test_a_silent_server_is_given_up_within_timeout_and_retries(faults):
+    r = faults.r
+    assert r["fsilent"]["failed"] and "timed out" in msg(r["fsilent"]) and "fsilent" not in faults.subjects
+    # timeout x (retries + 1) plus backoff
     assert float(r["clock"]["ansible_facts"]["silent_seconds"]) < 2 * 1.5 + 3
-    # wrong certificate: nothing sent, no AUTH
+
+
+def test_a_wrong_certificate_stops_before_auth(faults):
+    r = faults.r
     assert r["fcert"]["failed"] and "certificate verification failed" in msg(r["fcert"])
-    assert r["fcert"]["session"]["auths"] == 0
-    assert all(not s.get("auth_mechanism") for s in emu.sessions() if s.get("tls_version") is None)
-    # over the server's SIZE: refused before MAIL
-    assert r["fsize"]["failed"] and "SIZE limit is 3000" in msg(r["fsize"])
-    assert "fsize" not in subjects and "fcert" not in subjects and "fsilent" not in subjects
-    assert_no_secret(proc.stdout, proc.stderr)
+    assert r["fcert"]["session"]["auths"] == 0 and "fcert" not in faults.subjects
+    assert all(not s.get("auth_mechanism") for s in faults.sessions if s.get("tls_version") is None)
+
+
+def test_a_message_over_the_servers_size_is_refused_before_mail(faults):
+    r = faults.r
+    assert r["fsize"]["failed"] and "SIZE limit is 3000" in msg(r["fsize"]) and "fsize" not in faults.subjects
+
+
+def test_no_fault_shows_the_secret(faults):
+    assert_no_secret(faults.proc.stdout, faults.proc.stderr)
 
 
 def test_dedupe_check_mode_quota_and_relay(gmail_emulator, tmp_path):

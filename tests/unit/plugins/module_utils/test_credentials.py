@@ -2,6 +2,7 @@
 # Copyright: mailops.gmail contributors
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -37,6 +38,7 @@ class SlowClient:
 
     delay = 0.3
     log = []
+    together = None
 
     def __init__(self, *args, **kwargs):
         self.extensions = {"SIZE": "35882577"}
@@ -46,6 +48,8 @@ class SlowClient:
         self.deadline = seconds
 
     def connect(self):
+        if self.together is not None:
+            self.together.wait()  # every protocol's check must be running at once to pass here
         time.sleep(self.delay)
 
     def authenticate(self, username, password=None, access_token=None):
@@ -63,14 +67,15 @@ def slow(monkeypatch):
         monkeypatch.setattr(_credentials, name, SlowClient)
     SlowClient.log = []
     SlowClient.delay = 0.3
+    SlowClient.together = None
     return SlowClient
 
 
 def test_protocols_are_checked_concurrently(slow):
-    started = time.monotonic()
-    results = _credentials.check_credentials(params(), ["smtp", "imap", "pop"], "starttls")
-    elapsed = time.monotonic() - started
-    assert elapsed < 0.3 * 2, elapsed  # serial would be 0.9 s
+    # Checked one after the other, the first would wait at the barrier until it breaks: no clock needed.
+    slow.delay = 0
+    slow.together = threading.Barrier(3, timeout=10)
+    results = _credentials.check_credentials(params(timeout=20), ["smtp", "imap", "pop"], "starttls")
     assert all(r["valid"] and r["mechanism"] for r in results.values())
     assert results["smtp"]["server_extensions"] == {"SIZE": "35882577"}
     assert slow.log == ["quit"] * 3  # every session ended
@@ -84,11 +89,12 @@ def test_failure_is_reported_per_protocol_and_session_still_ended(slow):
 
 
 def test_a_check_outliving_its_deadline_is_reported_not_awaited(slow):
-    slow.delay = 3
-    started = time.monotonic()
+    # The check blocks until the test lets it go: a result before that was not awaited.
+    slow.delay = 0
+    slow.together = threading.Barrier(2, timeout=30)
     results = _credentials.check_credentials(params(timeout=0.2), ["imap"], "starttls")
-    assert time.monotonic() - started < 2
     assert results["imap"]["error"]["category"] == "timeout"
+    slow.together.wait()
 
 
 def test_oauth_failure_is_reported_for_every_protocol(slow, monkeypatch):

@@ -282,52 +282,82 @@ def serve_once(script):
     return listener.getsockname()[1]
 
 
+def hung_up_early(conn, steps, send=b""):
+    """Send `send` each 0.1 s for `steps` steps; True when the client hung up before the last one."""
+    conn.settimeout(0.1)
+    for _dummy in range(steps):
+        try:
+            if send:
+                conn.sendall(send)
+            if conn.recv(1) == b"":
+                return True
+        except socket.timeout:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def judged(script):
+    """A server script that records what it returns, for the test to read after the client gave up."""
+    seen = []
+    return (lambda conn: seen.append(script(conn))), seen
+
+
+def wait_for(seen):
+    for _dummy in range(100):
+        if seen:
+            return seen[0]
+        time.sleep(0.05)
+    raise AssertionError("the server script did not end")
+
+
 def test_silent_server_times_out_within_the_deadline():
-    port = serve_once(lambda conn: time.sleep(3))
-    client = SmtpClient("127.0.0.1", port, "starttls", timeout=0.5)
+    # Silent for 3 s; the client must give up at its 0.5 s deadline, while the server still waits.
+    script, seen = judged(lambda conn: hung_up_early(conn, 30))
+    client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.5)
     client.set_deadline(0.5)
-    started = time.monotonic()
     with pytest.raises(GmailError) as err:
         client.connect()
+    client.close()
     assert err.value.category == "timeout" and err.value.temporary
-    assert time.monotonic() - started < 1.5
+    assert wait_for(seen) is True
 
 
 def test_deadline_bounds_a_slow_dribbling_server():
-    def dribble(conn):
-        try:
-            conn.sendall(b"220-hi\r\n")
-            for _dummy in range(30):
-                time.sleep(0.1)
-                conn.sendall(b"220-more\r\n")
-        except OSError:
-            pass  # the client hung up at its deadline
-
-    client = SmtpClient("127.0.0.1", serve_once(dribble), "starttls", timeout=0.5)
+    # A line every 0.1 s for 3 s: each read is quick, the 0.8 s deadline must still end it.
+    script, seen = judged(lambda conn: hung_up_early(conn, 30, b"220-more\r\n"))
+    client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.5)
     client.set_deadline(0.8)
-    started = time.monotonic()
     with pytest.raises(GmailError, match="timed out"):
         client.connect()
-    assert time.monotonic() - started < 1.3
+    client.close()
+    assert wait_for(seen) is True
 
 
 @pytest.mark.parametrize("trickle", [b"220 smtp.gmail.com ESMTP ready\r\n", b"220-hi\r\n" * 40])
 def test_a_trickling_server_is_cut_off_after_timeout_without_a_session_deadline(trickle):
     """One byte every 0.1 s: no single read waits `timeout`, but the reply must be whole within it."""
     def trickle_out(conn):
-        try:
-            for byte in trickle:
+        conn.settimeout(0.1)
+        for byte in trickle:
+            try:
                 conn.sendall(bytes([byte]))
-                time.sleep(0.1)
-        except OSError:
-            pass  # the client hung up
+                if conn.recv(1) == b"":
+                    return True
+            except socket.timeout:
+                continue
+            except OSError:
+                return True
+        return False
 
-    client = SmtpClient("127.0.0.1", serve_once(trickle_out), "starttls", timeout=0.6)
-    started = time.monotonic()
+    script, seen = judged(trickle_out)
+    client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.6)
     with pytest.raises(GmailError) as err:
         client.connect()
+    client.close()
     assert err.value.category == "timeout", err.value
-    assert time.monotonic() - started < 1.2
+    assert wait_for(seen) is True  # the client hung up before the reply was whole
 
 
 def test_starttls_response_injection_is_refused():

@@ -20,10 +20,14 @@ def reply(text):
 
 class FakeServer:
     """Counts what a real server would see. faults: {(stage, nth): 'drop' | 'silent' | 'NNN text'};
-    'kept' at eom: the server keeps the message, then the connection drops before its reply."""
+    'kept' at eom: the server keeps the message, then the connection drops before its reply.
+    late_recipient_check: DATA is always answered 354 and a message without recipients is refused at
+    its dot (servers that judge the envelope at the end)."""
 
-    def __init__(self, pipelining=True, size=None, faults=None, eightbit=False, smtputf8=False):
+    def __init__(self, pipelining=True, size=None, faults=None, eightbit=False, smtputf8=False,
+                 late_recipient_check=False):
         self.pipelining, self.size, self.faults = pipelining, size, dict(faults or {})
+        self.late_recipient_check = late_recipient_check
         self.eightbit, self.smtputf8, self.mail_lines = eightbit, smtputf8, []
         self.connections = self.auths = 0
         self.counts = {}
@@ -75,13 +79,14 @@ class FakeClient:
         self.awaiting = True
         if self.in_data:
             self.data += data
-            end = self.data.find(b"\r\n.\r\n")
+            # The dot may also end an empty message, right after DATA's 354.
+            end = (b"\r\n" + self.data).find(b"\r\n.\r\n")
             if end < 0:
                 return
             # Pipelined (RFC 2920): the next message's commands may follow the final dot.
-            data, self.data = self.data[end + 5:], self.data[:end + 5]
+            data, self.data = self.data[end + 3:], self.data[:end + 3]
             self.in_data = False
-            f = self._check("eom")
+            f = self._check("eom") or (None if self.rcpts else reply("554 5.5.1 No valid recipients"))
             if f is None and (not self.dead or self.kept):
                 mid = [x for x in self.data.split(b"\r\n") if x.lower().startswith(b"message-id")][0]
                 self.server.delivered.append((mid, list(self.rcpts)))
@@ -89,6 +94,7 @@ class FakeClient:
             self.server.flights.append(bool(data))
             if not data or self.dead:
                 return
+        late = self.server.late_recipient_check
         for line in data.decode("utf-8").split("\r\n")[:-1]:
             if self.closing:
                 return
@@ -99,14 +105,14 @@ class FakeClient:
             if verb == "MAIL":
                 self.rcpts, self.mail_ok = [], f is None
                 self.server.mail_lines.append(line)
-            elif verb in ("RCPT", "DATA") and not self.mail_ok:
+            elif verb == "RCPT" and not self.mail_ok or verb == "DATA" and not self.mail_ok and not late:
                 f = f or reply("503 5.5.1 MAIL first")
             elif verb == "RSET":
                 self.mail_ok = False
             if verb == "RCPT" and f is None:
                 self.rcpts.append(line.split("<")[1].rstrip(">"))
             if verb == "DATA" and f is None:
-                if not self.rcpts:
+                if not self.rcpts and not late:
                     f = reply("554 5.5.1 No valid recipients")
                 else:
                     self.in_data, self.data = True, b""
@@ -198,6 +204,19 @@ def test_a_refused_envelope_sent_ahead_is_judged_when_its_turn_comes(stage, faul
     results = sub.send_all(batch(5))
     assert [r["status"] for r in results] == ["sent", "sent", "failed", "sent", "sent"]
     assert len(server.delivered) == 4 and sub.connections == 1
+
+
+def test_a_data_accepted_after_a_refused_mail_is_ended_and_the_session_goes_on():
+    """A server that answers DATA 354 although it refused MAIL (it judges recipients at the dot): the
+    client ends that empty DATA and resets, and the next messages go on the same session at once;
+    left open, the server would take the next envelope as message text and the client would wait
+    for a reply until its timeout."""
+    server = FakeServer(faults={("mail", 2): "550 5.7.1 Sender refused."}, late_recipient_check=True)
+    sub, _sleeps = submitter(server)
+    results = sub.send_all(batch(4))
+    assert [r["status"] for r in results] == ["sent", "failed", "sent", "sent"]
+    assert [rcpts for _mid, rcpts in server.delivered] == [["r0@example.com"], ["r2@example.com"], ["r3@example.com"]]
+    assert sub.connections == 1 and server.counts["eom"] == 4
 
 
 def test_an_envelope_sent_ahead_for_another_message_is_cancelled_not_delivered():
