@@ -81,48 +81,22 @@ _raw:
   elements: str
 """
 
-import hashlib
-import json
 import os
-import tempfile
 import time
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import refresh_oauth
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import private_dirs
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import (
+    cached_access_token,
+    fingerprint,
+    refresh_oauth,
+)
 
 KEYS = ("client_id", "client_secret", "refresh_token", "token_uri")
 _MEMORY = {}
-
-
-def _cache_key(oauth):
-    # Every part of the credential: a token cached for the right client secret must not hide a wrong one.
-    material = "\0".join(oauth[key] for key in ("token_uri", "client_id", "client_secret", "refresh_token"))
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def _read_file(path):
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
-        return None
-
-
-def _write_file(directory, name, entry):
-    private_dirs(directory)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")  # mkstemp creates the file 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle)
-        os.replace(tmp, os.path.join(directory, name))
-    except OSError:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class LookupModule(LookupBase):
@@ -148,24 +122,27 @@ class LookupModule(LookupBase):
         return oauth
 
     def _token(self, oauth):
-        key = _cache_key(oauth)
-        directory = os.path.expanduser(self.get_option("cache_dir") or "")
-        path = os.path.join(directory, key + ".json") if directory else None
-        now = time.time()
+        key = fingerprint(oauth)
         min_validity = self.get_option("min_validity")
-        for entry in (_MEMORY.get(key), _read_file(path) if path else None):
-            if entry and entry.get("expires_at", 0) - min_validity > now and entry.get("access_token"):
-                _MEMORY[key] = entry
-                return entry["access_token"]
+        entry = _MEMORY.get(key)
+        if entry and entry["expires_at"] - min_validity > time.time():
+            return entry["access_token"]
+        directory = os.path.expanduser(self.get_option("cache_dir") or "")
+        ca_file, timeout = self.get_option("ca_file"), self.get_option("timeout")
         try:
-            token = refresh_oauth(oauth, self.get_option("ca_file"), self.get_option("timeout"))
+            entry = None
+            if directory:
+                # The file cache is shared with the msmtp role's token helper (_oauth.cached_access_token).
+                try:
+                    private_dirs(directory)
+                    entry = cached_access_token(oauth, os.path.join(directory, key + ".json"), min_validity,
+                                                ca_file, timeout)
+                except OSError as exc:
+                    self._display.warning(f"mailops.gmail.access_token: cannot cache the token in {directory}: {exc}")
+            if entry is None:
+                token = refresh_oauth(oauth, ca_file, timeout)
+                entry = {"access_token": token["access_token"], "expires_at": token["expires_at"]}
         except GmailError as exc:
             raise AnsibleLookupError(f"{exc} {exc.classification['remediation']}") from None
-        entry = {"access_token": token["access_token"], "expires_at": token["expires_at"]}
         _MEMORY[key] = entry
-        if path:
-            try:
-                _write_file(directory, key + ".json", entry)
-            except OSError as exc:
-                self._display.warning(f"mailops.gmail.access_token: cannot cache the token in {directory}: {exc}")
         return entry["access_token"]

@@ -1,11 +1,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""OAuth 2.0 for Gmail: refresh an access token, and the SASL XOAUTH2 initial response."""
+"""OAuth 2.0 for Gmail: refresh an access token, cache it, and the SASL XOAUTH2 initial response."""
 
 from __future__ import annotations
 
 import base64
+import fcntl
+import hashlib
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -80,6 +83,51 @@ def refresh_oauth(oauth, ca_file=None, timeout=30):
     return refresh_access_token(
         oauth["token_uri"], oauth["client_id"], oauth["client_secret"], oauth["refresh_token"], ca_file, timeout
     )
+
+
+def fingerprint(oauth):
+    """Ties a cached token to the credential it came from, without storing the credential."""
+    # Every part of it: a token cached for the right client secret must not hide a wrong one.
+    material = "\0".join(oauth[key] for key in ("token_uri", "client_id", "client_secret", "refresh_token"))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def cached_access_token(oauth, cache_path, margin=300, ca_file=None, timeout=30):
+    """An access token for ``oauth`` ({"access_token", "expires_at"}): the one in the cache file while
+    it stays valid ``margin`` more seconds, else a fresh one from the token endpoint, stored there.
+
+    The file (0600, its directory made 0700) is locked while it is read and rewritten, so concurrent
+    callers (msmtp runs, forks of a play) ask the endpoint once. OSError: the file cannot be opened.
+    """
+    directory = os.path.dirname(cache_path) or "."
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    created = not os.path.exists(cache_path)
+    fd = os.open(cache_path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "r+", encoding="utf-8") as cache:
+        fcntl.flock(cache.fileno(), fcntl.LOCK_EX)
+        try:
+            entry = json.loads(cache.read() or "{}")
+        except ValueError:
+            entry = {}
+        if not isinstance(entry, dict):
+            entry = {}
+        fresh = float(entry.get("expires_at") or 0) - margin > time.time()
+        if fresh and entry.get("fingerprint") == fingerprint(oauth) and entry.get("access_token"):
+            return {"access_token": entry["access_token"], "expires_at": float(entry["expires_at"])}
+        try:
+            token = refresh_oauth(oauth, ca_file, timeout)
+        except BaseException:
+            if created:  # no empty file left for a credential that got no token
+                os.unlink(cache_path)
+            raise
+        entry = {"access_token": token["access_token"], "expires_at": token["expires_at"]}
+        cache.seek(0)
+        cache.truncate()
+        json.dump(dict(entry, fingerprint=fingerprint(oauth)), cache)
+        cache.flush()
+        os.fsync(cache.fileno())
+        return entry
 
 
 def _http_error(exc, endpoint, secrets):

@@ -42,7 +42,7 @@ def collection(tmp_path: Path, report: dict | None = None) -> Path:
     (coll / "roles").mkdir(parents=True)
     for name in ("plugins", "meta", "playbooks"):
         (coll / name).symlink_to(ROOT / name)
-    for role in ("postfix_relay", "msmtp", "app_smtp", "notify"):
+    for role in ("postfix_relay", "msmtp", "app_smtp", "notify", "test_mail"):
         if role not in report:
             (coll / "roles" / role).symlink_to(ROOT / "roles" / role)
             continue

@@ -12,6 +12,7 @@ from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 
 from ansible_collections.mailops.gmail.plugins.lookup import access_token
+from ansible_collections.mailops.gmail.plugins.module_utils import _oauth
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification
 
 OAUTH = {"client_id": "cid", "client_secret": "emulator-client-secret", "refresh_token": "1//refresh-ops-alerts"}
@@ -41,6 +42,7 @@ def refreshes(monkeypatch):
 
     fake.lifetime = 3600
     monkeypatch.setattr(access_token, "refresh_oauth", fake)
+    monkeypatch.setattr(_oauth, "refresh_oauth", fake)  # the file cache's refresh (_oauth.cached_access_token)
     monkeypatch.setattr(access_token, "_MEMORY", {})
     calls.fake = fake
     return calls
