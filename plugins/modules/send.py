@@ -339,7 +339,11 @@ from ansible_collections.mailops.gmail.plugins.module_utils._credentials import 
     connection_argument_spec,
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import StateError
-from ansible_collections.mailops.gmail.plugins.module_utils._message import MessageError, messages_from_params
+from ansible_collections.mailops.gmail.plugins.module_utils._message import (
+    GMAIL_MAX_SIZE,
+    MessageError,
+    messages_from_params,
+)
 from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
 from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port
@@ -365,7 +369,7 @@ def argument_spec():
         dedupe_key={"type": "str", "no_log": False},
         messages={"type": "list", "elements": "raw"},
         split_recipients={"type": "bool", "default": False},
-        max_message_size={"type": "int", "default": 35882577},
+        max_message_size={"type": "int", "default": GMAIL_MAX_SIZE},
         daily_limit={"type": "int", "default": 500},
         over_quota={"type": "str", "choices": ["fail", "spool"], "default": "fail"},
         quota_dir={"type": "path", "default": "~/.ansible/mailops_gmail"},

@@ -308,8 +308,8 @@ def test_check_mode_then_apply_then_idempotent(tmp_path):
 
 def test_custom_template_gets_the_connection(tmp_path):
     template = tmp_path / "custom.j2"
-    template.write_text("{{ __app_smtp_conn.host }}:{{ __app_smtp_conn.port }} {{ __app_smtp_conn.security }}"
-                        " {{ __app_smtp_conn.flags.use_ssl | default('-') }}\n")
+    template.write_text("{{ app_smtp_conn.host }}:{{ app_smtp_conn.port }} {{ app_smtp_conn.security }}"
+                        " {{ app_smtp_conn.flags.use_ssl | default('-') }}\n")
     hosts = {"h": {**ACCOUNT, "app_smtp_port": 465, "app_smtp_configs": [
         {"template": str(template), "dest": str(tmp_path / "plain")},
         # Not Python, so Django's syntax check would refuse it: validate: false turns the check off.

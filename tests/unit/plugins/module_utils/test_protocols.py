@@ -282,13 +282,13 @@ def serve_once(script):
     return listener.getsockname()[1]
 
 
-def hung_up_early(conn, steps, send=b""):
-    """Send `send` each 0.1 s for `steps` steps; True when the client hung up before the last one."""
+def hung_up_early(conn, chunks):
+    """Send one chunk each 0.1 s (b"": stay silent); True when the client hung up before the last one."""
     conn.settimeout(0.1)
-    for _dummy in range(steps):
+    for chunk in chunks:
         try:
-            if send:
-                conn.sendall(send)
+            if chunk:
+                conn.sendall(chunk)
             if conn.recv(1) == b"":
                 return True
         except socket.timeout:
@@ -314,7 +314,7 @@ def wait_for(seen):
 
 def test_silent_server_times_out_within_the_deadline():
     # Silent for 3 s; the client must give up at its 0.5 s deadline, while the server still waits.
-    script, seen = judged(lambda conn: hung_up_early(conn, 30))
+    script, seen = judged(lambda conn: hung_up_early(conn, [b""] * 30))
     client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.5)
     client.set_deadline(0.5)
     with pytest.raises(GmailError) as err:
@@ -326,7 +326,7 @@ def test_silent_server_times_out_within_the_deadline():
 
 def test_deadline_bounds_a_slow_dribbling_server():
     # A line every 0.1 s for 3 s: each read is quick, the 0.8 s deadline must still end it.
-    script, seen = judged(lambda conn: hung_up_early(conn, 30, b"220-more\r\n"))
+    script, seen = judged(lambda conn: hung_up_early(conn, [b"220-more\r\n"] * 30))
     client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.5)
     client.set_deadline(0.8)
     with pytest.raises(GmailError, match="timed out"):
@@ -338,20 +338,7 @@ def test_deadline_bounds_a_slow_dribbling_server():
 @pytest.mark.parametrize("trickle", [b"220 smtp.gmail.com ESMTP ready\r\n", b"220-hi\r\n" * 40])
 def test_a_trickling_server_is_cut_off_after_timeout_without_a_session_deadline(trickle):
     """One byte every 0.1 s: no single read waits `timeout`, but the reply must be whole within it."""
-    def trickle_out(conn):
-        conn.settimeout(0.1)
-        for byte in trickle:
-            try:
-                conn.sendall(bytes([byte]))
-                if conn.recv(1) == b"":
-                    return True
-            except socket.timeout:
-                continue
-            except OSError:
-                return True
-        return False
-
-    script, seen = judged(trickle_out)
+    script, seen = judged(lambda conn: hung_up_early(conn, [bytes([byte]) for byte in trickle]))
     client = SmtpClient("127.0.0.1", serve_once(script), "starttls", timeout=0.6)
     with pytest.raises(GmailError) as err:
         client.connect()
