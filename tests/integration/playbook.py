@@ -103,8 +103,9 @@ def failures(result):
     return found
 
 
-def run_playbook(tmp_path, plays, extra_args=(), env=None, timeout=300, hosts=None, group_vars=None):
-    """Write plays (YAML text or a list of plays) to tmp_path and run ansible-playbook on them."""
+def run_playbook(tmp_path, plays, extra_args=(), env=None, timeout=300, hosts=None, group_vars=None, prefix=()):
+    """Write plays (YAML text or a list of plays) to tmp_path and run ansible-playbook on them
+    (after `prefix`, such as a temporary root's, tests/integration/temproot.py)."""
     tmp_path = Path(tmp_path)
     playbook = tmp_path / "playbook.yml"
     playbook.write_text(plays if isinstance(plays, str) else yaml.safe_dump(plays, sort_keys=False))
@@ -137,7 +138,7 @@ def run_playbook(tmp_path, plays, extra_args=(), env=None, timeout=300, hosts=No
     )
     full_env.update(env or {})
     proc = subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook), *extra_args],
+        [*prefix, str(ANSIBLE_PLAYBOOK), "-i", str(inventory), str(playbook), *extra_args],
         cwd=tmp_path,
         env=full_env,
         capture_output=True,

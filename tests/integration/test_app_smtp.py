@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from temproot import TempRoot
 from playbook import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +37,14 @@ ACCOUNT = {"app_smtp_username": USER, "app_smtp_password": SECRET}
 
 
 def apply_role(tmp_path: Path, hosts: dict, extra_args=()):
-    """Apply the role to local hosts (name -> role variables); return the playbook Result."""
+    """Apply the role to local hosts (name -> role variables); return the playbook Result.
+
+    The configs go where `dest` says (under tmp_path); what else the role writes on a host (its local
+    fact) lands in a temporary root (temproot.py), the same one for every run under this tmp_path."""
     play = [{"name": "app_smtp", "hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.app_smtp"]}]
-    return run_playbook(tmp_path, play, extra_args, env={"ANSIBLE_FORKS": "4"}, timeout=240, hosts=hosts)
+    with TempRoot(tmp_path / "root") as root:
+        return run_playbook(tmp_path, play, extra_args, env={"ANSIBLE_FORKS": "4"}, timeout=240, hosts=hosts,
+                            prefix=root.prefix)
 
 
 def configs(out: Path, via: str = "gmail") -> list:

@@ -4,9 +4,9 @@
 
 - Bad input is refused before the host is touched, each case naming the variable.
 - A check-mode run (-vvv --diff) on localhost changes nothing and prints no secret.
-- The role's msmtprc template, rendered by Ansible with the role's variables, is a file the real
-  msmtp accepts and delivers with to the in-process emulator: STARTTLS and TLS with app
-  passwords, XOAUTH2 through the token helper (installed by the role's own tasks), aliases.
+- The whole role, run for real on this machine inside a temporary root (tests/integration/temproot.py),
+  writes files the real msmtp accepts and delivers with to the in-process emulator: STARTTLS and TLS
+  with app passwords, XOAUTH2 through the role's token helper, a user's own account, aliases.
 
 The whole role on real hosts (packages, modes, cron, mailx, idempotence) is the molecule
 scenario extensions/molecule/msmtp.
@@ -14,13 +14,13 @@ scenario extensions/molecule/msmtp.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from playbook import failures, run_playbook
+from temproot import TempRoot
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "msmtp"
@@ -127,35 +127,33 @@ def test_check_mode_changes_nothing_and_prints_no_secret(tmp_path):
     assert "auth xoauth2" in result.output
 
 
-# --- the rendered file, used by the real msmtp against the emulator -------------------------------
+# --- the role run for real in a temporary root, then the real msmtp against the emulator ---------
 
 MESSAGE = "Subject: {subject}\nTo: {to}\n\nbody of {subject}\n"
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory, gmail_emulator_server):
-    """Render msmtprc for each case the way the role does (same template and variables), with the
-    emulator as server and the secret/cache paths moved into a temp dir; return case -> directory."""
+def roots(tmp_path_factory, gmail_emulator_server):
+    """The whole role, once per case, on this machine inside a temporary root (tests/integration/
+    temproot.py: what it writes to /etc, /usr, /var and /root is thrown away afterwards), with the
+    emulator as server; return case -> the root, where msmtp then runs with what the role wrote."""
     emu = gmail_emulator_server
-    tmp_path = tmp_path_factory.mktemp("msmtp-render")
+    tmp_path = tmp_path_factory.mktemp("msmtp-roles")
     base = {
         "msmtp_host": emu.host,
         "msmtp_tls_trust_file": emu.ca_file,
         "msmtp_syslog": False,
-        "msmtp_oauth_helper": str(tmp_path / "libexec" / "msmtp-oauth-token"),
+        # This machine has msmtp but not msmtp-mta or bsd-mailx; the role installs nothing then.
+        "msmtp_sendmail": False,
+        "msmtp_mailx": False,
         "msmtp_aliases": {"root": "team.reports@gmail.com"},
         "msmtp_aliases_default": "ops.alerts@gmail.com",
     }
     starttls = {"msmtp_port": emu.smtp_starttls_port, "msmtp_tls_starttls": True}
     cases = {
         "starttls": {**base, **starttls, **GOOD, "msmtp_password": "abcdefghijklmnop"},
-        "tls": {
-            **base,
-            **GOOD,
-            "msmtp_password": "abcdefghijklmnop",
-            "msmtp_port": emu.smtp_tls_port,
-            "msmtp_tls_starttls": False,
-        },
+        "tls": {**base, **GOOD, "msmtp_password": "abcdefghijklmnop", "msmtp_port": emu.smtp_tls_port,
+                "msmtp_tls_starttls": False},
         "oauth": {
             **base,
             **starttls,
@@ -167,85 +165,29 @@ def rendered(tmp_path_factory, gmail_emulator_server):
                 "token_uri": emu.token_uri,
             },
         },
-        # account 1: a listed user's own account; group access: the password inline, quoted.
-        "user": {
-            **base,
-            **starttls,
-            **GOOD,
-            "__index": 1,
-            "msmtp_users": [{"name": "root", "username": "team.reports@gmail.com", "password": "ponmlkjihgfedcba"}],
-        },
+        # A listed user's own account (root's ~/.msmtprc).
+        "user": {**base, **starttls, **GOOD, "msmtp_users": [
+            {"name": "root", "username": "team.reports@gmail.com", "password": "ponmlkjihgfedcba"}]},
+        # Group access: the password inline in /etc/msmtprc, quoted.
         "inline": {**base, **starttls, **GOOD, "msmtp_password": "abcd efgh ijkl mnop", "msmtp_group_access": True},
     }
-    # Role defaults as group vars, below the cases' host vars (vars_files would override them).
-    defaults = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
-    out = str(tmp_path) + "/{{ inventory_hostname }}"
-    account = (
-        "{{ __msmtp_accounts[__index | default(0)] | combine({'secret_dir': here, 'cache_dir': here ~ '/cache'}) }}"
-    )
-    play = [
-        {
-            "hosts": "all",
-            "gather_facts": False,
-            "vars_files": [str(ROLE / "vars" / "main.yml")],
-            "tasks": [
-                # The role's own probe: the users' homes that __msmtp_accounts reads.
-                {"ansible.builtin.include_role": {"name": "mailops.gmail.msmtp", "tasks_from": "probe.yml"}},
-                {
-                    "name": "Install the token helper and its library as the role writes them",
-                    "run_once": True,
-                    "mailops.gmail.config_files": {
-                        "files": "{{ __msmtp_files | selectattr('path', 'match', msmtp_oauth_helper | dirname) }}"
-                    },
-                    "vars": {"__msmtp_uses_oauth": True, "role_path": str(ROLE)},
-                },
-                {"ansible.builtin.file": {"path": out + "/cache", "state": "directory", "mode": "0700"}},
-                {
-                    "name": "Render msmtprc",
-                    "ansible.builtin.template": {
-                        "src": str(ROLE / "templates" / "msmtprc.j2"),
-                        "dest": out + "/msmtprc",
-                        "mode": "0600",
-                    },
-                    "vars": {
-                        "here": out,
-                        "__msmtp_account": account,
-                        "__msmtp_secret": "{{ __msmtp_secrets[__index | default(0)] }}",
-                        "msmtp_aliases_file": out + "/aliases",
-                    },
-                },
-                {
-                    "name": "Render aliases",
-                    "ansible.builtin.template": {
-                        "src": str(ROLE / "templates" / "aliases.j2"),
-                        "dest": out + "/aliases",
-                        "mode": "0644",
-                    },
-                },
-            ],
-        }
-    ]
-    result = run_playbook(tmp_path, play, hosts=cases, group_vars=defaults)
-    assert result.rc == 0, result.output[-3000:]
-    for name, case in cases.items():
-        secret = case["msmtp_users"][0]["password"] if "msmtp_users" in case else case.get("msmtp_password")
-        if secret and not case.get("msmtp_group_access"):
-            (tmp_path / name / "gmail.password").write_text(secret)
-        if "msmtp_oauth" in case:
-            (tmp_path / name / "gmail-oauth.json").write_text(json.dumps(case["msmtp_oauth"]))
-    return tmp_path
+    play = [{"hosts": "localhost", "gather_facts": False, "roles": ["mailops.gmail.msmtp"]}]
+    found = {}
+    with contextlib.ExitStack() as stack:
+        for name, variables in cases.items():
+            root = stack.enter_context(TempRoot(tmp_path / name / "root"))
+            work = tmp_path / name / "run"
+            work.mkdir()
+            result = run_playbook(work, [{**play[0], "vars": variables}], prefix=root.prefix)
+            assert result.rc == 0, result.output[-3000:]
+            assert "abcdefghijklmnop" not in result.output and "ponmlkjihgfedcba" not in result.output
+            found[name] = root
+        yield found
 
 
-def send(directory, *recipients, subject="test"):
+def send(root, *recipients, subject="test", config="/etc/msmtprc"):
     message = MESSAGE.format(subject=subject, to=", ".join(recipients))
-    return subprocess.run(
-        ["msmtp", "-C", str(directory / "msmtprc"), "--", *recipients],
-        input=message,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return root.run(["msmtp", "-C", config, "--", *recipients], input=message, timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -258,8 +200,9 @@ def send(directory, *recipients, subject="test"):
         ("inline", "ops.alerts@gmail.com", "PLAIN", "starttls"),
     ],
 )
-def test_msmtp_delivers_with_the_rendered_file(rendered, gmail_emulator, case, user, mechanism, tls_mode):
-    result = send(rendered / case, "root", "someone@example.org", subject=case)
+def test_msmtp_delivers_with_what_the_role_wrote(roots, gmail_emulator, case, user, mechanism, tls_mode):
+    config = "/root/.msmtprc" if case == "user" else "/etc/msmtprc"
+    result = send(roots[case], "root", "someone@example.org", subject=case, config=config)
     assert result.returncode == 0, result.stderr
     (session,) = [s for s in gmail_emulator.sessions() if s.get("auth_user")]
     assert session["auth_user"] == user and session["auth_mechanism"] == mechanism, session
@@ -270,42 +213,51 @@ def test_msmtp_delivers_with_the_rendered_file(rendered, gmail_emulator, case, u
     assert message["mail_from"] == user and message["subject"] == case
 
 
-def test_other_local_names_go_to_the_default_alias(rendered, gmail_emulator):
+def test_the_role_wrote_private_files_and_no_secret_outside_them(roots):
+    root = roots["starttls"]
+    modes = root.run(["stat", "-c", "%n %a %U:%G", "/etc/msmtprc", "/etc/msmtp/gmail.password"]).stdout.split("\n")
+    assert modes[:2] == ["/etc/msmtprc 600 root:root", "/etc/msmtp/gmail.password 600 root:root"]
+    assert "abcdefghijklmnop" not in root.read("/etc/msmtprc")
+    inline = roots["inline"].run(["stat", "-c", "%a %U:%G", "/etc/msmtprc"]).stdout.strip()
+    assert inline == "640 root:msmtp"
+
+
+def test_other_local_names_go_to_the_default_alias(roots, gmail_emulator):
     # One local name per message: msmtp 1.8.23 expands only the first local recipient of a message.
-    assert send(rendered / "starttls", "www-data").returncode == 0
+    assert send(roots["starttls"], "www-data").returncode == 0
     assert [m["rcpt_tos"] for m in gmail_emulator.messages()] == [["ops.alerts@gmail.com"]]
 
 
-def test_oauth_token_is_cached_between_mails(rendered, gmail_emulator):
-    cache = rendered / "oauth" / "cache" / "gmail-oauth-token.json"
-    cache.unlink(missing_ok=True)
+def test_oauth_token_is_cached_between_mails(roots, gmail_emulator):
+    root = roots["oauth"]
+    root.run(["rm", "-f", "/var/cache/msmtp/gmail-oauth-token.json"])
     for n in range(2):
-        assert send(rendered / "oauth", "someone@example.org", subject=f"oauth {n}").returncode == 0
+        assert send(root, "someone@example.org", subject=f"oauth {n}").returncode == 0
     assert len(gmail_emulator.token_requests()) == 1
     assert len(gmail_emulator.messages()) == 2
 
 
-def test_revoked_refresh_token_reaches_the_user(rendered, gmail_emulator, tmp_path):
-    directory = tmp_path / "revoked"
-    directory.mkdir()
-    creds = json.loads((rendered / "oauth" / "gmail-oauth.json").read_text())
-    (directory / "gmail-oauth.json").write_text(json.dumps(dict(creds, refresh_token="1//refresh-revoked")))
-    text = (rendered / "oauth" / "msmtprc").read_text().replace(str(rendered / "oauth"), str(directory))
-    (directory / "msmtprc").write_text(text)
-    (directory / "msmtprc").chmod(0o600)
-    result = send(directory, "someone@example.org")
+def test_revoked_refresh_token_reaches_the_user(roots, gmail_emulator):
+    root = roots["oauth"]
+    good = root.read("/etc/msmtp/gmail-oauth.json")
+    root.write("/etc/msmtp/gmail-oauth.json", json.dumps(dict(json.loads(good), refresh_token="1//refresh-revoked")))
+    root.run(["rm", "-f", "/var/cache/msmtp/gmail-oauth-token.json"])
+    try:
+        result = send(root, "someone@example.org")
+    finally:
+        root.write("/etc/msmtp/gmail-oauth.json", good)
     assert result.returncode != 0
     assert "invalid_grant" in result.stderr and "7 days" in result.stderr, result.stderr
     assert gmail_emulator.messages() == []
 
 
-def test_wrong_app_password_fails_clearly(rendered, gmail_emulator):
-    password = rendered / "starttls" / "gmail.password"
-    good = password.read_text()
-    password.write_text("wrongwrongwrongw")
+def test_wrong_app_password_fails_clearly(roots, gmail_emulator):
+    root = roots["starttls"]
+    good = root.read("/etc/msmtp/gmail.password")
+    root.write("/etc/msmtp/gmail.password", "wrongwrongwrongw")
     try:
-        result = send(rendered / "starttls", "someone@example.org")
+        result = send(root, "someone@example.org")
     finally:
-        password.write_text(good)
+        root.write("/etc/msmtp/gmail.password", good)
     assert result.returncode != 0 and "5.7.8" in result.stderr, result.stderr
     assert gmail_emulator.messages() == []
