@@ -9,7 +9,6 @@ import re
 import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
 from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, Session
 
 
@@ -42,11 +41,9 @@ class ImapClient(Session):
 
     def authenticate(self, username, password=None, access_token=None):
         """LOGIN with an app password or AUTHENTICATE XOAUTH2 with a token; return the mechanism."""
-        self._start_auth(password, access_token,
-                         encoded=[xoauth2_initial_response(username, access_token)] if access_token else ())
-        if access_token:
+        initial = self._start_login(username, password, access_token)
+        if initial:
             mechanism = "XOAUTH2"
-            initial = xoauth2_initial_response(username, access_token)
             if "SASL-IR" in self.capabilities:
                 _dummy, reply = self._run(f"AUTHENTICATE XOAUTH2 {initial}", "auth", continuation="")
             else:

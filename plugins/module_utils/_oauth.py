@@ -1,10 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""OAuth 2.0 for Gmail: refresh an access token, cache it, and the SASL XOAUTH2 initial response."""
+"""OAuth 2.0 for Gmail: refresh an access token and cache it (the SASL XOAUTH2 response is in _tls)."""
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import hashlib
 import json
@@ -19,12 +18,6 @@ from ansible_collections.mailops.gmail.plugins.module_utils._tls import make_con
 
 DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
 SCOPE = "https://mail.google.com/"
-
-
-def xoauth2_initial_response(user, token):
-    """base64 of "user=<address>^Aauth=Bearer <token>^A^A" (Gmail's XOAUTH2 format)."""
-    raw = f"user={user}\x01auth=Bearer {token}\x01\x01"
-    return base64.b64encode(raw.encode("utf-8")).decode("ascii")
 
 
 def _endpoint(token_uri):

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
 from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, Session
 
 
@@ -21,11 +20,10 @@ class PopClient(Session):
 
     def authenticate(self, username, password=None, access_token=None):
         """USER/PASS with an app password or AUTH XOAUTH2 with a token; return the mechanism."""
-        self._start_auth(password, access_token,
-                         encoded=[xoauth2_initial_response(username, access_token)] if access_token else ())
-        if access_token:
+        initial = self._start_login(username, password, access_token)
+        if initial:
             mechanism = "XOAUTH2"
-            reply = self.command(f"AUTH XOAUTH2 {xoauth2_initial_response(username, access_token)}", "auth")
+            reply = self.command(f"AUTH XOAUTH2 {initial}", "auth")
             if reply.status == "+":
                 reply = self.command("", "auth")  # answer the error challenge to get the final -ERR
         else:

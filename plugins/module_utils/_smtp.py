@@ -13,8 +13,7 @@ import re
 import socket
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, enhanced_code_of
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
-from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, Session
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, Session, xoauth2_initial_response
 
 __all__ = ["Reply", "SmtpClient"]
 

@@ -10,6 +10,7 @@ trickles a byte at a time cannot keep a client waiting past it.
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import time
@@ -151,6 +152,12 @@ class Transport:
             self.sock = None
 
 
+def xoauth2_initial_response(user, token):
+    """base64 of "user=<address>^Aauth=Bearer <token>^A^A" (Gmail's XOAUTH2 format)."""
+    raw = f"user={user}\x01auth=Bearer {token}\x01\x01"
+    return base64.b64encode(raw.encode("utf-8")).decode("ascii")
+
+
 class Session:
     """What the SMTP, IMAP and POP clients share: transport, TLS facts, secret-free failures, QUIT."""
 
@@ -169,6 +176,12 @@ class Session:
 
     def set_deadline(self, seconds):
         self.transport.set_deadline(seconds)
+
+    def _start_login(self, username, password, access_token):
+        """_start_auth for an app password or a token; the XOAUTH2 initial response for a token, else None."""
+        initial = xoauth2_initial_response(username, access_token) if access_token else None
+        self._start_auth(password, access_token, encoded=[initial] if initial else ())
+        return initial
 
     def _start_auth(self, *secrets, encoded=()):
         """Refuse to send a credential in plaintext; remember the secrets to redact from errors.

@@ -10,7 +10,7 @@ import urllib.parse
 
 import pytest
 
-from ansible_collections.mailops.gmail.plugins.module_utils import _oauth
+from ansible_collections.mailops.gmail.plugins.module_utils import _oauth, _tls
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 
 SECRET = "emulator-client-secret"
@@ -30,7 +30,7 @@ REFRESH = "1//refresh-ops-alerts"
     ],
 )
 def test_xoauth2_initial_response(user, token, expected):
-    encoded = _oauth.xoauth2_initial_response(user, token)
+    encoded = _tls.xoauth2_initial_response(user, token)
     if expected:
         assert encoded == expected
     assert base64.b64decode(encoded) == f"user={user}\x01auth=Bearer {token}\x01\x01".encode()

@@ -14,10 +14,9 @@ import pytest
 from ansible_collections.mailops.gmail.plugins.module_utils import _smtp
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import xoauth2_initial_response
 from ansible_collections.mailops.gmail.plugins.module_utils._pop import PopClient
 from ansible_collections.mailops.gmail.plugins.module_utils._smtp import SmtpClient
-from ansible_collections.mailops.gmail.plugins.module_utils._tls import Transport
+from ansible_collections.mailops.gmail.plugins.module_utils._tls import Transport, xoauth2_initial_response
 
 USER = "ops.alerts@gmail.com"
 APP_PASSWORD = "abcdefghijklmnop"
