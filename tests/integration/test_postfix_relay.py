@@ -102,6 +102,32 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     assert all("alidat" in name or name.split(" : ")[-1].startswith("Check ") for name in tasks), tasks
 
 
+# An action that reports the facts of another system, as fact gathering on it would.
+OTHER_SYSTEM = """
+from ansible.plugins.action import ActionBase
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        facts = {"distribution": "Ubuntu", "distribution_major_version": "24", "os_family": "Debian",
+                 "fqdn": "relay.example.test", "hostname": "relay"}
+        return {"changed": False, "ansible_facts": facts}
+"""
+
+
+def test_an_untested_system_is_refused_before_anything_is_done(tmp_path):
+    (tmp_path / "action_plugins").mkdir()
+    (tmp_path / "action_plugins" / "other_system.py").write_text(OTHER_SYSTEM)
+    play = [{"hosts": "localhost", "gather_facts": False, "vars": GOOD,
+             "tasks": [{"name": "Look like Ubuntu 24", "other_system": {}},
+                       {"ansible.builtin.include_role": {"name": "mailops.gmail.postfix_relay"}}]}]
+    result = run_playbook(tmp_path, play, env={"ANSIBLE_ACTION_PLUGINS": str(tmp_path / "action_plugins")})
+    assert result.rc != 0
+    assert "postfix_relay supports Debian 12 and 13 (bookworm, trixie); localhost runs Ubuntu 24" in result.stdout
+    ran = [entry["task"].split(" : ")[-1] for entry in result.tasks]
+    assert ran[-1] == "Refuse a system the role is not tested on", ran
+    assert not any(name.startswith("Look at") for name in ran)
+
+
 def test_password_never_printed_on_refusal(tmp_path):
     play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
     hosts = {name: BAD_INPUT[name][0] for name in ("password_crlf", "insecure_tls", "465_starttls", "no_username")}
