@@ -6,8 +6,8 @@ setup       writes DEMO_DIR/infra.yml (the variables of the shared molecule crea
             playbooks in extensions/molecule/shared/, read from extensions/molecule/config.yml, with
             the fleet below as molecule_yml.platforms) and DEMO_DIR/inventory/hosts.yml.
 controller  (after create) writes DEMO_DIR/controller.yml (where the controller reaches the emulator)
-            and DEMO_DIR/peers.json (address -> host name, for the table), and makes every fleet host's
-            name resolve in every other one (/etc/hosts: satellites reach their hub by its name).
+            and makes every fleet host's name resolve in every other one (/etc/hosts: satellites reach
+            their hub by its name).
 """
 from __future__ import annotations
 
@@ -62,27 +62,21 @@ def setup(demo: str, fleet=None, scenario: str = SCENARIO) -> None:
 
 
 def controller(demo: str, fleet=None) -> str:
-    """Write controller.yml and peers.json once the emulator runs; return its address."""
+    """Write controller.yml once the emulator runs; return its address."""
     fleet = fleet or FLEET
     with open(os.path.join(demo, "emulator", "state.json"), encoding="utf-8") as fh:
         emulator_ip = json.load(fh)["ip"]
     write_yaml(os.path.join(demo, "controller.yml"), {
         "gmail_controller_smtp_host": emulator_ip,
         "gmail_controller_smtp_port": 587,
+        "gmail_controller_imap_host": emulator_ip,
         "gmail_controller_ca_file": os.path.join(demo, "emulator", "ca", "ca.pem"),
         "notify_quota_dir": os.path.join(demo, "quota"),
     })
-    fmt = '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}} {{.Gateway}}{{end}}'
+    fmt = '{{.Name}} {{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'
     out = subprocess.run(["podman", "inspect", "--format", fmt] + [host[0] for host in fleet],
                          check=True, capture_output=True, text=True).stdout
-    peers = {}
-    for line in out.splitlines():
-        name, ip, gateway = line.split()
-        peers[ip] = name
-        peers[gateway] = "controller"
-    with open(os.path.join(demo, "peers.json"), "w", encoding="utf-8") as fh:
-        json.dump(peers, fh)
-    link({name: ip for ip, name in peers.items() if name != "controller"})
+    link(dict(line.split() for line in out.splitlines()))
     return emulator_ip
 
 

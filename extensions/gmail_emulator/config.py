@@ -44,6 +44,7 @@ SWITCHES = {
     "token_lifetime": 3599,  # expires_in of tokens issued by POST /token
     "imap_enabled": True,  # global IMAP access switch (accounts may also set "imap": false)
     "pop_enabled": True,  # global POP access switch (accounts may also set "pop": false)
+    "imap_idle": True,  # IMAP IDLE advertised and answered; false: IDLE is unknown, so clients must poll (NOOP)
     "imap_session_lifetime": 86400.0,  # seconds before an IMAP session gets "* BYE Session expired"
     "pop_session_lifetime": 604800.0,  # seconds before a POP session is closed (about 7 days at Gmail)
     "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
@@ -54,7 +55,7 @@ _NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token
             "pop_session_lifetime"}
 _STRINGS = {"sent_mail_folder"}
 _FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime", "pop_session_lifetime"}
-_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled"}
+_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "imap_idle"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
 
 

@@ -18,7 +18,7 @@ import time
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, TLSSetupException
 
 from . import state as st
-from .message import message_record, rewrite_from
+from .message import message_record, received, rewrite_from
 from .rtt import HoldingReader
 from .session import BEARER_ERROR, OAUTHBEARER_ERROR, Conversation
 
@@ -391,6 +391,9 @@ class GmailSMTP(Conversation, SMTP):
     def save_message(self, envelope, dropped: bool = False) -> None:
         user = self.rec["auth_user"]
         raw, original, rewritten = rewrite_from(envelope.original_content, user, self.state.aliases(user))
+        peer = (self.session.peer or ("?",))[0]
+        raw = received(self.session.host_name, peer, self.transport.get_extra_info("cipher"), envelope.rcpt_tos,
+                       self.sid) + raw
         seq = self.state.next_seq()
         mid = f"{seq:05d}-{self.sid.split('-')[1]}"
         record = message_record(raw, envelope.mail_from, envelope.rcpt_tos)

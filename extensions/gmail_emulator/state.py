@@ -49,6 +49,7 @@ class State:
         self.sent = {}  # user -> messages accepted (daily quota)
         self.logins = {}  # user -> times of recent SMTP logins (throttling)
         self.issued = {}  # access token -> (user, expiry epoch)
+        self.trashed = {}  # user -> sequence numbers of the messages moved to Trash over IMAP
         self.open = {}  # session id -> generation; reset() starts a new generation
         self.generation = 0
 
@@ -70,6 +71,7 @@ class State:
             self.sent.clear()
             self.logins.clear()
             self.issued.clear()
+            self.trashed.clear()
             self.generation += 1  # sessions still open from before write no records
         self.recorder.clear()
 
@@ -143,6 +145,14 @@ class State:
             recent = [t for t in self.logins.get(user, []) if t > now - window] + [now]
             self.logins[user] = recent
         return bool(limit) and len(recent) > limit
+
+    def trash(self, user: str, seqs) -> None:
+        with self._lock:
+            self.trashed.setdefault((user or "").lower(), set()).update(seqs)
+
+    def trashed_of(self, user: str) -> frozenset:
+        with self._lock:
+            return frozenset(self.trashed.get((user or "").lower(), ()))
 
     # -- quota ------------------------------------------------------------------------
     def over_quota(self, user: str) -> bool:

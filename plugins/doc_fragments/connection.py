@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Connection to Gmail's SMTP submission service; matches connection_argument_spec() in
+    # The account and how to log in, for any service; matches credential_argument_spec() in
     # plugins/module_utils/_credentials.py.
     DOCUMENTATION = r"""
 options:
@@ -49,6 +49,22 @@ options:
         description: The token endpoint; must be an C(https://) URL.
         type: str
         default: https://oauth2.googleapis.com/token
+  ca_file:
+    description:
+      - A PEM bundle of CA certificates to verify the servers against, instead of the system store.
+      - Certificates and host names are always verified.
+    type: path
+  timeout:
+    description:
+      - Seconds for each network step and for each whole session.
+    type: float
+    default: 30
+"""
+
+    # Gmail's SMTP submission service (mailops.gmail.connection.smtp, with the above); the rest of
+    # connection_argument_spec().
+    SMTP = r"""
+options:
   host:
     description: The SMTP submission server.
     type: str
@@ -67,16 +83,6 @@ options:
         Port 465 with V(starttls) and port 587 with V(tls) are refused.
     type: str
     choices: [starttls, tls]
-  ca_file:
-    description:
-      - A PEM bundle of CA certificates to verify the servers against, instead of the system store.
-      - Certificates and host names are always verified.
-    type: path
-  timeout:
-    description:
-      - Seconds for each network step and for each whole session.
-    type: float
-    default: 30
   ehlohost:
     description:
       - The name sent with EHLO. Defaults to the fully qualified name of the host (RFC 5321), or, when the host

@@ -28,8 +28,8 @@ CONNECTION_MUTUALLY_EXCLUSIVE = [CREDENTIAL_OPTIONS]
 CONNECTION_REQUIRED_ONE_OF = [CREDENTIAL_OPTIONS]
 
 
-def connection_argument_spec(require_credentials=True):
-    """Options of plugins/doc_fragments/connection.py; pair with the two lists above."""
+def credential_argument_spec(require_credentials=True):
+    """The account and how to log in (plugins/doc_fragments/connection.py); pair with the lists above."""
     return {
         "username": {"type": "str", "required": require_credentials},
         "password": {"type": "str", "no_log": True},
@@ -43,29 +43,42 @@ def connection_argument_spec(require_credentials=True):
                 "token_uri": {"type": "str", "default": DEFAULT_TOKEN_URI, "no_log": False},
             },
         },
-        "host": {"type": "str", "default": "smtp.gmail.com"},
-        "port": {"type": "int", "default": 587},
-        "security": {"type": "str", "choices": ["starttls", "tls"]},
         "ca_file": {"type": "path"},
         "timeout": {"type": "float", "default": 30},
-        "ehlohost": {"type": "str"},
     }
 
 
-def check_connection_params(params, extra_ports=()):
-    """Checks AnsibleModule cannot express; returns the resolved SMTP security. Raises ParameterError."""
+def connection_argument_spec(require_credentials=True):
+    """Options of plugins/doc_fragments/connection.py (DOCUMENTATION and SMTP); pair with the two lists above."""
+    spec = credential_argument_spec(require_credentials)
+    spec.update(
+        host={"type": "str", "default": "smtp.gmail.com"},
+        port={"type": "int", "default": 587},
+        security={"type": "str", "choices": ["starttls", "tls"]},
+        ehlohost={"type": "str"},
+    )
+    return spec
+
+
+def check_credential_params(params):
+    """Checks of credential_argument_spec() options that AnsibleModule cannot express. Raises ParameterError."""
     check_strings(params)
     if params.get("username") is not None:
         check_address(params["username"], "username")
-    security = resolve_security(params["port"], params.get("security"))
-    for name in extra_ports:
-        check_port(params[name], name)
     if not params["timeout"] > 0:
         raise ParameterError(f"timeout must be a positive number of seconds, got {params['timeout']}")
     check_readable_file(params.get("ca_file"), "ca_file")
     oauth = params.get("oauth")
     if oauth and not oauth["token_uri"].startswith("https://"):
         raise ParameterError("oauth.token_uri must be an https:// URL: the client secret is sent to it")
+
+
+def check_connection_params(params, extra_ports=()):
+    """Checks AnsibleModule cannot express; returns the resolved SMTP security. Raises ParameterError."""
+    check_credential_params(params)
+    security = resolve_security(params["port"], params.get("security"))
+    for name in extra_ports:
+        check_port(params[name], name)
     return security
 
 

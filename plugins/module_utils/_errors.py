@@ -29,6 +29,10 @@ _STAGES = {
     "list": "IMAP LIST at",
     "examine": "IMAP EXAMINE at",
     "search": "IMAP SEARCH at",
+    "fetch": "IMAP FETCH at",
+    "idle": "IMAP IDLE at",
+    "noop": "IMAP NOOP at",
+    "move": "IMAP MOVE at",
 }
 
 _REMEDIATION = {
@@ -45,6 +49,11 @@ _REMEDIATION = {
     "auth_required": "The server requires authentication: give username and password, access_token or oauth.",
     "service_disabled": "IMAP or POP access is off for this account: turn it on in Gmail > Settings > "
     "See all settings > Forwarding and POP/IMAP.",
+    "session_expired": "Gmail ended the IMAP session (sessions last about a day, an OAuth session as long as "
+    "its access token): log in again; a waiting task does this by itself within its timeout.",
+    "folder": "No such folder in this account: check folder (Gmail shows each label as a folder; names are "
+    "case-sensitive except INBOX) or choose it by special_use (all, sent, ...).",
+    "too_many": "Narrow the search (header, message_id, since) or raise max_messages if that many are meant.",
     "throttled": "Too many logins: back off for some minutes and reuse one session for many messages.",
     "temporary": "Temporary failure at Gmail: retry later with backoff.",
     "quota": "The daily sending limit is reached: stop sending; Gmail lifts the block within 24 hours.",
@@ -68,7 +77,7 @@ _REMEDIATION = {
     "oauth": "The token endpoint refused the request: check oauth.token_uri and the OAuth client settings.",
 }
 
-_TEMPORARY = frozenset(("throttled", "temporary", "timeout", "disconnected"))
+_TEMPORARY = frozenset(("throttled", "temporary", "timeout", "disconnected", "session_expired"))
 
 _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 
@@ -76,6 +85,8 @@ _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 # First match wins; code-only rows come last.
 _REPLY_RULES = (
     (None, None, r"not enabled for (imap|pop)", "service_disabled"),
+    (None, None, r"session expired|please login again", "session_expired"),
+    (None, None, r"\[nonexistent\]|unknown mailbox", "folder"),
     (None, "5.7.9", None, "app_password_required"),
     (None, None, r"application-specific password", "app_password_required"),
     (None, "5.7.14", None, "web_login_required"),

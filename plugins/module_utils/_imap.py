@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""Just enough IMAP4rev1 to check a login (greeting, CAPABILITY, LOGIN or AUTHENTICATE XOAUTH2, LOGOUT)
-and to find a sent message by its Message-ID (LIST, EXAMINE, UID SEARCH)."""
+"""Just enough IMAP4rev1 to check a login (greeting, CAPABILITY, LOGIN or AUTHENTICATE XOAUTH2, LOGOUT),
+to find messages read-only (LIST, EXAMINE, UID SEARCH, UID FETCH of header fields) and to wait for
+new ones (IDLE, RFC 2177, or NOOP)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,17 @@ from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply, S
 
 def _quote(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_LITERAL = re.compile(r"\{(\d+)\}$")
+_FETCH = re.compile(r"^\d+ FETCH \(", re.IGNORECASE)
+_EXISTS = re.compile(r"^\d+ EXISTS$", re.IGNORECASE)
+
+
+class Untagged(str):
+    """An untagged response line; `literals` holds the bytes of its {n} literals, in order."""
+
+    literals = ()
 
 
 _LIST = re.compile(r'^LIST \(([^)]*)\) (?:"(?:[^"\\]|\\.)*"|NIL) (?:"((?:[^"\\]|\\.)*)"|(\S+))$', re.IGNORECASE)
@@ -34,9 +46,7 @@ class ImapClient(Session):
             status, _dummy, text = greeting[2:].partition(" ")
             raise GmailError.of(Reply(None, [text], status=status.upper()), self.endpoint, "greeting")
         untagged, _dummy = self._run("CAPABILITY", "connect")
-        for line in untagged:
-            if line.upper().startswith("CAPABILITY "):
-                self.capabilities = line.upper().split()[1:]
+        self._note_capabilities(untagged)
         return self
 
     def authenticate(self, username, password=None, access_token=None):
@@ -45,15 +55,21 @@ class ImapClient(Session):
         if initial:
             mechanism = "XOAUTH2"
             if "SASL-IR" in self.capabilities:
-                _dummy, reply = self._run(f"AUTHENTICATE XOAUTH2 {initial}", "auth", continuation="")
+                untagged, reply = self._run(f"AUTHENTICATE XOAUTH2 {initial}", "auth", continuation="")
             else:
-                _dummy, reply = self._run("AUTHENTICATE XOAUTH2", "auth", continuation=initial)
+                untagged, reply = self._run("AUTHENTICATE XOAUTH2", "auth", continuation=initial)
         else:
             mechanism = "LOGIN"
-            _dummy, reply = self._run(f"LOGIN {_quote(username)} {_quote(password)}", "auth")
+            untagged, reply = self._run(f"LOGIN {_quote(username)} {_quote(password)}", "auth")
         if not reply.ok:
             self._fail(reply, "auth", mechanism)
+        self._note_capabilities(untagged)  # Gmail names MOVE, SPECIAL-USE... only after the login
         return mechanism
+
+    def _note_capabilities(self, untagged):
+        for line in untagged:
+            if line.upper().startswith("CAPABILITY "):
+                self.capabilities = line.upper().split()[1:]
 
     def folder_with_flag(self, flag):
         """The name of the folder that carries a special-use flag (RFC 6154), e.g. \\Sent; None if none does."""
@@ -67,19 +83,102 @@ class ImapClient(Session):
                 return re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else atom
         return None
 
-    def examine(self, folder):
-        """Open a folder read-only (EXAMINE): searching never changes a flag."""
-        _dummy, reply = self._run(f"EXAMINE {_quote(folder)}", "examine")
+    def examine(self, folder, read_only=True):
+        """Open a folder read-only (EXAMINE: searching never changes a flag), or read-write (SELECT)."""
+        _dummy, reply = self._run(f"{'EXAMINE' if read_only else 'SELECT'} {_quote(folder)}", "examine")
         if not reply.ok:
             self._fail(reply, "examine")
 
+    def uid_move(self, uids, folder):
+        """Move messages of the open (SELECTed) folder to `folder` (RFC 6851 MOVE; Gmail offers it)."""
+        if "MOVE" not in self.capabilities:
+            raise GmailError.new("imap", "the server offers no MOVE (RFC 6851)", self.endpoint, "move")
+        _dummy, reply = self._run(f"UID MOVE {','.join(str(uid) for uid in uids)} {_quote(folder)}", "move")
+        if not reply.ok:
+            self._fail(reply, "move")
+
     def uid_search_header(self, name, value):
         """UIDs of the messages in the open folder whose header `name` contains `value`."""
-        untagged, reply = self._run(f"UID SEARCH HEADER {name} {_quote(value)}", "search")
+        return self.uid_search([("HEADER", name, value)])
+
+    def uid_search(self, criteria):
+        """UIDs of the messages in the open folder matching every criterion, e.g. ("SUBJECT", "x")
+        or ("HEADER", "Message-ID", "<id@host>"); the words after the key are sent quoted."""
+        words = " ".join(key + "".join(" " + _quote(str(arg)) for arg in args) for key, *args in criteria)
+        untagged, reply = self._run(f"UID SEARCH {words or 'ALL'}", "search")
         if not reply.ok:
             self._fail(reply, "search")
         return [int(uid) for line in untagged if line.upper().startswith("SEARCH")
                 for uid in line.split()[1:] if uid.isdigit()]
+
+    def uid_fetch_headers(self, uids, names):
+        """{uid: {"internal_date": text, "size": int, "header": bytes}} for header fields `names`, read-only
+        (BODY.PEEK sets no \\Seen flag)."""
+        if not uids:
+            return {}
+        fields = " ".join(name.upper() for name in names)
+        items = f"(UID INTERNALDATE RFC822.SIZE BODY.PEEK[HEADER.FIELDS ({fields})])"
+        untagged, reply = self._run(f"UID FETCH {','.join(str(uid) for uid in uids)} {items}", "fetch")
+        if not reply.ok:
+            self._fail(reply, "fetch")
+        found = {}
+        for line in untagged:
+            if not _FETCH.match(line):
+                continue
+            uid = re.search(r"\bUID (\d+)", line, re.IGNORECASE)
+            date = re.search(r'\bINTERNALDATE "([^"]*)"', line, re.IGNORECASE)
+            size = re.search(r"\bRFC822\.SIZE (\d+)", line, re.IGNORECASE)
+            if uid:
+                header = line.literals[0] if line.literals else b""
+                found[int(uid.group(1))] = {"internal_date": date.group(1) if date else None,
+                                            "size": int(size.group(1)) if size else None, "header": header}
+        return found
+
+    @property
+    def can_idle(self):
+        return "IDLE" in self.capabilities
+
+    def idle(self, seconds):
+        """IDLE (RFC 2177) for up to `seconds`: True when the server announced new mail (EXISTS), False
+        when the time ran out. A "* BYE" (Gmail: "Session expired") raises GmailError."""
+        self._tag += 1
+        tag = f"M{self._tag}"
+        self.transport.send(f"{tag} IDLE\r\n".encode(), "idle")
+        line = self.transport.readline("idle")
+        if not line.startswith("+"):
+            self._end_of(tag, line, "idle")
+        news, end = False, time.monotonic() + seconds
+        while not news:
+            line = self.transport.wait_line(max(end - time.monotonic(), 0), "idle")
+            if line is None:
+                break
+            self._bye(line, "idle")
+            news = bool(_EXISTS.match(line[2:]))
+        self.transport.send(b"DONE\r\n", "idle")
+        while True:
+            line = self.transport.readline("idle")
+            if line.startswith(tag + " "):
+                self._end_of(tag, line, "idle")
+                return news
+            self._bye(line, "idle")
+
+    def noop(self):
+        """NOOP: lets a server without IDLE report new mail; True when it did (EXISTS)."""
+        untagged, reply = self._run("NOOP", "noop")
+        if not reply.ok:
+            self._fail(reply, "noop")
+        return any(_EXISTS.match(line) for line in untagged)
+
+    def _end_of(self, tag, line, stage):
+        """Raise for a tagged NO/BAD answer `line`."""
+        status, _dummy, text = line[len(tag) + 1:].partition(" ") if line.startswith(tag + " ") else ("BAD", "", line)
+        reply = Reply(None, [text], status=status.upper())
+        if not reply.ok:
+            self._fail(reply, stage)
+
+    def _bye(self, line, stage):
+        if line.startswith("* BYE"):
+            raise GmailError.of(Reply(None, [line[5:].strip()], status="BYE"), self.endpoint, stage)
 
     def _run(self, command, stage, continuation=None):
         """Send a tagged command; return (untagged lines, tagged Reply).
@@ -101,79 +200,23 @@ class ImapClient(Session):
             elif line.startswith(tag + " "):
                 status, _dummy, text = line[len(tag) + 1 :].partition(" ")
                 return untagged, Reply(None, [text], status=status.upper())
-            elif line.startswith("* BYE") and stage != "logout":
-                raise GmailError.of(Reply(None, [line[5:].strip()], status="BYE"), self.endpoint, stage)
+            elif stage != "logout" and line.startswith("* BYE"):
+                self._bye(line, stage)
             else:
-                untagged.append(line[2:] if line.startswith("* ") else line)
+                untagged.append(self._whole(line[2:] if line.startswith("* ") else line, stage))
+
+    def _whole(self, line, stage):
+        """The response with its literals read: "... {58}" is followed by 58 bytes, then the rest of the line."""
+        text, literals = line, []
+        while True:
+            match = _LITERAL.search(text)
+            if not match:
+                break
+            literals.append(self.transport.read_bytes(int(match.group(1)), stage))
+            text = text[:match.start()] + "{}" + self.transport.readline(stage)
+        whole = Untagged(text)
+        whole.literals = tuple(literals)
+        return whole
 
     def _goodbye(self):
         self._run("LOGOUT", "logout")
-
-
-# Failures a new login cannot cure: the look-up stops at once.
-_FINAL = ("auth", "app_password_required", "web_login_required", "service_disabled", "certificate", "tls", "dns",
-          "imap")
-
-
-class SentMail:
-    """Answers "is this Message-ID in the account's Sent Mail?" over one IMAP session for the whole run.
-
-    Gmail files every message submitted through smtp.gmail.com in the folder flagged \\Sent (its
-    name depends on the account's language). ``client_factory()`` returns an unconnected ImapClient,
-    ``credentials`` the keyword arguments of its authenticate() or a callable returning them at each
-    login. Errors are GmailError.
-    """
-
-    def __init__(self, client_factory, credentials, poll=2.0, sleep=time.sleep, clock=time.monotonic):
-        self.client_factory = client_factory
-        self.credentials = credentials
-        self.poll = poll
-        self.sleep = sleep
-        self.clock = clock
-        self.client = None
-        self.folder = None
-        self.searches = 0
-
-    def _open(self):
-        client = self.client_factory()
-        self.client = client
-        client.connect()
-        client.authenticate(**(self.credentials() if callable(self.credentials) else self.credentials))
-        self.folder = client.folder_with_flag("\\Sent")
-        if self.folder is None:
-            raise GmailError.new("imap", "no folder carries the \\Sent flag, so a sent message cannot be "
-                                 "looked up; is this a Gmail account?", client.endpoint, "list")
-        client.examine(self.folder)
-
-    def contains(self, message_id, wait):
-        """True once the message shows in Sent Mail, False after ``wait`` seconds without it.
-
-        A session the server ends in between (Gmail: "* BYE Session expired", or an OAuth session
-        whose token ran out) is opened again, with a new login, up to twice per look-up."""
-        deadline = self.clock() + wait
-        reconnects = 0
-        while True:
-            try:
-                if self.client is None:
-                    self._open()
-                self.searches += 1
-                if self.client.uid_search_header("Message-ID", message_id):
-                    return True
-            except GmailError as exc:
-                self.close()
-                if reconnects >= 2 or self.clock() >= deadline or exc.classification["category"] in _FINAL:
-                    raise
-                reconnects += 1
-                continue
-            if self.clock() + self.poll > deadline:
-                return False
-            self.sleep(self.poll)
-            try:
-                self.client.examine(self.folder)  # a fresh look: new messages show on a new EXAMINE
-            except GmailError:
-                self.close()  # opened again on the next turn
-
-    def close(self):
-        if self.client is not None:
-            self.client.quit()
-            self.client = None

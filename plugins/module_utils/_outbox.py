@@ -25,9 +25,10 @@ import time
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
 from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials_until, smtp_client
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
-from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient, SentMail
+from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import DAY, DONE, Journal, StateError, me, \
     state_path
+from ansible_collections.mailops.gmail.plugins.module_utils._mailbox import SentMail
 from ansible_collections.mailops.gmail.plugins.module_utils._submission import Submitter
 
 _PRIORITY = ("unknown", "failed", "spooled", "sent", "would_send", "skipped")

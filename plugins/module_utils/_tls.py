@@ -132,16 +132,45 @@ class Transport:
         while b"\n" not in self._buffer:
             if len(self._buffer) > MAX_LINE:
                 raise GmailError.new("protocol", f"reply line longer than {MAX_LINE} bytes", self.endpoint, stage)
-            try:
-                self.sock.settimeout(self._op_timeout(answer=True))
-                chunk = self.sock.recv(16384)
-            except (OSError, ValueError) as exc:
-                raise GmailError.of(exc, self.endpoint, stage) from None
-            if not chunk:
-                raise GmailError.of(EOFError(), self.endpoint, stage)
-            self._buffer += chunk
+            self._buffer += self._recv(stage)
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def read_bytes(self, count, stage="connect"):
+        """Exactly `count` bytes (an IMAP literal), bounded like a reply line."""
+        while len(self._buffer) < count:
+            self._buffer += self._recv(stage)
+        data, self._buffer = self._buffer[:count], self._buffer[count:]
+        return data
+
+    def wait_line(self, seconds, stage="connect"):
+        """A line the server sends on its own within `seconds` (IMAP IDLE pushes), or None.
+
+        The session deadline, when set, still bounds the wait: running into it is an error."""
+        end = time.monotonic() + seconds
+        while b"\n" not in self._buffer:
+            now = time.monotonic()
+            if self._deadline is not None and now >= self._deadline:
+                raise GmailError.of(socket.timeout("session deadline reached"), self.endpoint, stage)
+            if now >= end:
+                return None
+            try:
+                self._buffer += self._recv(stage, min(t for t in (end, self._deadline) if t is not None) - now)
+            except GmailError as exc:
+                if exc.category != "timeout":
+                    raise
+        self._awaiting = False
+        return self.readline(stage)
+
+    def _recv(self, stage, seconds=None):
+        try:
+            self.sock.settimeout(self._op_timeout(answer=True) if seconds is None else max(seconds, 0.001))
+            chunk = self.sock.recv(16384)
+        except (OSError, ValueError) as exc:
+            raise GmailError.of(exc, self.endpoint, stage) from None
+        if not chunk:
+            raise GmailError.of(EOFError(), self.endpoint, stage)
+        return chunk
 
     def close(self):
         if self.sock is not None:

@@ -18,6 +18,7 @@ author:
   - mailops.gmail contributors (@mailops)
 extends_documentation_fragment:
   - mailops.gmail.connection
+  - mailops.gmail.connection.smtp
 options:
   protocols:
     description:

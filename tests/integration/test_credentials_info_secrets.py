@@ -24,6 +24,15 @@ syslog.syslog = _capture
 """
 
 
+def assert_no_secret(result, syslog, secrets):
+    """None of `secrets` in the run's output, its result files or the captured syslog."""
+    haystacks = {"stdout": result.stdout, "stderr": result.stderr, "syslog": syslog}
+    haystacks.update({str(path): path.read_text() for path in result.files})
+    for secret in secrets:
+        for where, text in haystacks.items():
+            assert secret not in text, f"{secret[:6]}... found in {where}"
+
+
 def test_no_secret_in_output_results_or_syslog(gmail_emulator, tmp_path):
     emu = gmail_emulator
     site = tmp_path / "site"
@@ -71,8 +80,4 @@ def test_no_secret_in_output_results_or_syslog(gmail_emulator, tmp_path):
     assert syslog.count("Invoked with") >= 5, syslog  # the capture works: every module run logged
     issued = list(emu.state.issued)  # access tokens the emulator handed out (module refresh + lookup)
     assert len(issued) == 2
-    haystacks = {"stdout": result.stdout, "stderr": result.stderr, "syslog": syslog}
-    haystacks.update({str(path): path.read_text() for path in result.files})
-    for secret in list(SECRETS.values()) + [WRONG_PW] + issued:
-        for where, text in haystacks.items():
-            assert secret not in text, f"{secret[:6]}... found in {where}"
+    assert_no_secret(result, syslog, list(SECRETS.values()) + [WRONG_PW] + issued)

@@ -7,6 +7,7 @@ import base64
 import imaplib
 import json
 import poplib
+import re
 import smtplib
 import ssl
 import time
@@ -166,11 +167,11 @@ def test_login_faults(gmail_emulator):
                       [{"stage": "connect", "action": "reply"}]]
 
 
-def _submit(emu, to, message_id, subject="settle me"):
+def _submit(emu, to, message_id, subject="settle me", head=""):
     with smtplib.SMTP(emu.host, emu.smtp_starttls_port, timeout=5) as smtp:
         smtp.starttls(context=ctx(emu))
         smtp.login(USER, APP_PW)
-        smtp.sendmail(USER, to, f"Message-ID: {message_id}\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
+        smtp.sendmail(USER, to, f"{head}Message-ID: {message_id}\r\nSubject: {subject}\r\n\r\nbody\r\n".encode())
 
 
 def test_imap_sent_mail_list_examine_search(gmail_emulator, imap):
@@ -273,3 +274,160 @@ def test_pop_oauthbearer_failure_carries_invalid_request(pop):
     assert json.loads(base64.b64decode(line[2:]))["status"] == "invalid_request"
     pop._putcmd("")
     assert pop._getline()[0] == b"-ERR [AUTH] Invalid credentials."
+
+
+def _raw(conn, line):
+    """Send one command line past imaplib (its own state checks, IDLE) and return the next line."""
+    conn.send(line.encode() + b"\r\n")
+    return conn.readline()
+
+
+def test_imap_uid_fetch_on_the_wire(gmail_emulator, imap):
+    """UID FETCH as Gmail answers it: UID, INTERNALDATE, RFC822.SIZE, then the header fields as a literal."""
+    emu = gmail_emulator
+    _submit(emu, ["team.reports@gmail.com"], "<f1@example.com>", "settle\r\n me", head="X-Other: no\r\n")
+    [record] = emu.messages(wait=False)  # the imap session is open
+    with open(f"{emu.records_dir}/messages/{record['eml']}", "rb") as fh:
+        eml = fh.read()
+    imap.login(USER, APP_PW)
+    imap.select('"[Gmail]/Sent Mail"', readonly=True)
+    uid = record["seq"]
+    date = time.strftime("%d-%b-%Y %H:%M:%S +0000", time.gmtime(record["received"]))
+    fields = b"Message-ID: <f1@example.com>\r\nSubject: settle\r\n me\r\n\r\n"
+    head = (f'* 1 FETCH (UID {uid} INTERNALDATE "{date}" RFC822.SIZE {len(eml)} '
+            f"BODY[HEADER.FIELDS (MESSAGE-ID SUBJECT)] {{{len(fields)}}}\r\n").encode()
+    assert _raw(imap, f"T1 UID FETCH {uid} (BODY.PEEK[HEADER.FIELDS (Message-ID subject)] RFC822.SIZE INTERNALDATE)") \
+        == head
+    assert imap.read(len(fields)) == fields
+    assert imap.readline() == b")\r\n" and imap.readline() == b"T1 OK Success\r\n"
+    # The same through imaplib; INTERNALDATE as it parses it.
+    status, data = imap.uid("FETCH", str(uid), "(INTERNALDATE BODY[HEADER.FIELDS (MESSAGE-ID)])")
+    assert status == "OK" and data == [(f'1 (UID {uid} INTERNALDATE "{date}" BODY[HEADER.FIELDS (MESSAGE-ID)] {{32}}'
+                                        .encode(), b"Message-ID: <f1@example.com>\r\n\r\n"), b")"]
+    assert abs(time.mktime(imaplib.Internaldate2tuple(data[0][0])) - record["received"]) < 1
+    header = eml.split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    assert imap.fetch("1", "(BODY.PEEK[HEADER] RFC822.HEADER)")[1] == [
+        (b"1 (BODY[HEADER] {%d}" % len(header), header), (b" RFC822.HEADER {%d}" % len(header), header), b")"]
+    assert imap.fetch("1", "BODY.PEEK[]")[1] == [(b"1 (BODY[] {%d}" % len(eml), eml), b")"]
+
+
+def test_imap_fetch_sets_items_and_errors(gmail_emulator, imap):
+    emu = gmail_emulator
+    for n in (1, 2, 3):
+        _submit(emu, ["team.reports@gmail.com"], f"<s{n}@example.com>")
+    uids = [m["seq"] for m in emu.messages(wait=False)]
+    imap.login(USER, APP_PW)
+    assert _raw(imap, "F1 FETCH 1 UID") == b"F1 BAD Command received in Invalid state.\r\n"
+    imap.select('"[Gmail]/Sent Mail"')
+    assert imap.fetch("1:*", "(UID FLAGS)") == ("OK", [f"{n} (UID {u} FLAGS ())".encode()
+                                                       for n, u in enumerate(uids, 1)])
+    assert imap.fetch("3,1,7", "UID") == ("OK", [f"1 (UID {uids[0]})".encode(), f"3 (UID {uids[2]})".encode()])
+    assert imap.fetch("*", "UID") == ("OK", [f"3 (UID {uids[2]})".encode()])
+    assert imap.fetch("3:2,5:*", "UID")[1] == [f"2 (UID {uids[1]})".encode(), f"3 (UID {uids[2]})".encode()]
+    status, [fast] = imap.fetch("2", "FAST")
+    date = rb'"\d\d-[A-Z][a-z]{2}-\d{4} \d\d:\d\d:\d\d \+0000"'
+    assert status == "OK" and re.fullmatch(rb"2 \(FLAGS \(\) INTERNALDATE " + date + rb" RFC822.SIZE \d+\)", fast)
+    assert imap.uid("FETCH", f"{uids[1]}:{uids[2]}", "FLAGS")[1] == [
+        f"2 (UID {uids[1]} FLAGS ())".encode(), f"3 (UID {uids[2]} FLAGS ())".encode()]
+    assert imap.uid("FETCH", f"{uids[2] + 10}:*", "UID")[1] == [f"3 (UID {uids[2]})".encode()]  # RFC 3501: n:* has *
+    assert imap.uid("FETCH", str(uids[2] + 10), "UID") == ("OK", [None])  # unknown UIDs: skipped silently
+    for numbers, items in (("1", "(NONSENSE)"), ("0", "UID"), ("a:b", "UID"), ("1", "BODY[]<0.10>"), ("1", "()")):
+        with pytest.raises(imaplib.IMAP4.error, match="Could not parse command"):
+            imap.fetch(numbers, items)
+
+
+def test_imap_idle_pushes_exists_until_done(gmail_emulator, imap):
+    emu = gmail_emulator
+    assert "IDLE" in imap.capabilities
+    imap.login(USER, APP_PW)
+    assert imap.select("INBOX") == ("OK", [b"0"])
+    assert _raw(imap, "A1 IDLE") == b"+ idling\r\n"
+    _submit(emu, [USER], "<idle1@example.com>")  # arrives while the client idles
+    assert imap.readline() == b"* 1 EXISTS\r\n"
+    _submit(emu, [USER], "<idle2@example.com>")
+    assert imap.readline() == b"* 2 EXISTS\r\n"
+    assert _raw(imap, "DONE") == b"A1 OK IDLE terminated (Success)\r\n"
+    assert imap.uid("SEARCH", "HEADER", "Message-ID", '"<idle2@example.com>"')[0] == "OK"
+    imap.logout()
+    session = [s for s in emu.sessions() if s["protocol"] == "imap"][0]
+    assert session["commands"][-4:-2] == ["A1 IDLE", "DONE"]
+
+
+@pytest.mark.parametrize("by", ["lifetime", "token"])
+def test_imap_idle_that_outlives_the_session_gets_the_bye(gmail_emulator, imap, by):
+    if by == "lifetime":
+        gmail_emulator.set(imap_session_lifetime=1.0)
+        imap.login(USER, APP_PW)
+    else:  # an OAuth session ends with its token
+        gmail_emulator.set(token_lifetime=1)
+        token, _lifetime = gmail_emulator.state.issue_token(USER)
+        imap.authenticate("XOAUTH2", lambda _challenge: f"user={USER}\x01auth=Bearer {token}\x01\x01")
+    imap.select("INBOX")
+    assert _raw(imap, "A1 IDLE") == b"+ idling\r\n"
+    assert imap.readline() == b"* BYE Session expired, please login again.\r\n"
+    assert imap.readline() == b""  # closed
+    [session] = gmail_emulator.sessions()
+    assert session["closed_by"] == "expired" and session["commands"][-1] == "A1 IDLE"
+
+
+def test_imap_idle_switched_off_and_idle_without_a_folder(gmail_emulator, imap):
+    assert imap.login(USER, APP_PW)[0] == "OK"
+    assert b"IDLE" in imap.capability()[1][0].split()
+    assert _raw(imap, "A1 IDLE") == b"A1 BAD Command received in Invalid state.\r\n"
+    gmail_emulator.set(imap_idle=False)
+    conn = imaplib.IMAP4_SSL(gmail_emulator.host, gmail_emulator.imap_port, ssl_context=ctx(gmail_emulator),
+                             timeout=5)
+    assert "IDLE" not in conn.capabilities and "UNSELECT" in conn.capabilities
+    conn.login(USER, APP_PW)
+    assert b"IDLE" not in conn.capability()[1][0].split()
+    conn.select("INBOX")
+    assert _raw(conn, "A2 IDLE").startswith(b"A2 BAD Unknown command")
+    conn.logout()
+
+
+def test_imap_noop_reports_new_mail_once(gmail_emulator, imap):
+    imap.login(USER, APP_PW)
+    assert imap.select("INBOX") == ("OK", [b"0"]) and imap.response("EXISTS") == ("EXISTS", [b"0"])
+    assert imap.noop() == ("OK", [b"Success"]) and imap.response("EXISTS") == ("EXISTS", [None])
+    _submit(gmail_emulator, [USER], "<noop1@example.com>")
+    imap.noop()
+    assert imap.response("EXISTS") == ("EXISTS", [b"1"])
+    imap.noop()
+    assert imap.response("EXISTS") == ("EXISTS", [None])  # told once
+
+
+def test_imap_plus_address_lands_in_the_inbox(gmail_emulator, imap):
+    """Gmail delivers user+tag@ (and, at gmail.com, the address with other dots) to the user's INBOX."""
+    emu = gmail_emulator
+    _submit(emu, ["ops.alerts+mailops-probe@gmail.com"], "<plus@example.com>",
+            head="To: ops.alerts+mailops-probe@gmail.com\r\n")
+    _submit(emu, ["o.p.s.alerts@googlemail.com"], "<dots@example.com>")
+    _submit(emu, ["ops.alerts+x@example.com"], "<other@example.com>")  # another domain's account
+    imap.login(USER, APP_PW)
+    assert imap.select("INBOX", readonly=True) == ("OK", [b"2"])
+    assert imap.search(None, "TO", '"ops.alerts+mailops-probe@gmail.com"') == ("OK", [b"1"])
+    assert imap.search(None, "HEADER", "Message-ID", '"<dots@example.com>"') == ("OK", [b"2"])
+    assert imap.search(None, "TO", '"ops.alerts@gmail.com"') == ("OK", [b""])
+    conn = imaplib.IMAP4_SSL(emu.host, emu.imap_port, ssl_context=ctx(emu), timeout=5)
+    conn.login("team.reports@gmail.com", "ponmlkjihgfedcba")
+    assert conn.select("INBOX", readonly=True) == ("OK", [b"0"])
+    conn.logout()
+
+
+def test_imap_uid_move_to_trash_only_from_a_folder_opened_read_write(gmail_emulator, imap):
+    """UID MOVE (RFC 6851) to [Gmail]/Trash: the message leaves every other folder, as a delete in Gmail does."""
+    emu = gmail_emulator
+    for number in (1, 2):
+        _submit(emu, ["ops.alerts+probe@gmail.com"], f"<t{number}@example.com>")
+    imap.login(USER, APP_PW)
+    imap.select('"[Gmail]/All Mail"', readonly=True)
+    uid = imap.uid("SEARCH", "HEADER", "Message-ID", '"<t1@example.com>"')[1][0].decode()
+    assert imap.uid("MOVE", uid, '"[Gmail]/Trash"')[0] == "NO"  # EXAMINE: read-only
+    imap.select('"[Gmail]/All Mail"')
+    assert imap.uid("MOVE", uid, '"[Gmail]/Spam"')[0] == "NO"
+    status, _lines = imap.uid("MOVE", uid, '"[Gmail]/Trash"')
+    assert status == "OK"
+    assert imap.untagged_responses.get("EXPUNGE") == [b"1"]
+    for folder, left in (("INBOX", 1), ('"[Gmail]/All Mail"', 1), ('"[Gmail]/Sent Mail"', 1), ('"[Gmail]/Trash"', 1)):
+        assert imap.select(folder, readonly=True) == ("OK", [str(left).encode()]), folder
+    assert imap.uid("SEARCH", "HEADER", "Message-ID", '"<t1@example.com>"')[1] == [uid.encode()]  # in Trash

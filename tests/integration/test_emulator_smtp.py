@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import smtplib
 import ssl
 import subprocess
@@ -187,7 +188,11 @@ def test_from_rewriting(gmail_emulator):
                          (f"Me <{USER}>", f"Me <{USER}>"), (None, USER)]
     first = gmail_emulator.messages()[0]
     with open(f"{gmail_emulator.records_dir}/messages/{first['eml']}", "rb") as fh:
-        assert fh.read().startswith(f"From: Ops Robot <{USER}>\r\n".encode())
+        received, _sep, rest = fh.read().partition(b";\r\n")
+    # Gmail's Received field first (from the client's EHLO name and address, over TLS), then the rewritten From.
+    assert received.startswith(b"Received: from ") and b"by smtp.gmail.com with ESMTPSA id " in received
+    assert re.search(rb"\(version=TLS1_[23] cipher=\S+ bits=\d+/\d+\)$", received), received
+    assert rest.split(b"\r\n", 1)[1].startswith(f"From: Ops Robot <{USER}>\r\n".encode())
 
 
 def test_daily_limit(gmail_emulator):

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""_imap.SentMail (the IMAP look-up that settles an unknown delivery) against the emulator."""
+"""_mailbox.SentMail (the IMAP look-up that settles an unknown delivery) against the emulator."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import time
 import pytest
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
-from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient, SentMail
+from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
+from ansible_collections.mailops.gmail.plugins.module_utils._mailbox import SentMail
 
 USER, APP_PW = "ops.alerts@gmail.com", "abcdefghijklmnop"
 

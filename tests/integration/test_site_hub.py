@@ -42,7 +42,7 @@ def collection(tmp_path: Path, report: dict | None = None) -> Path:
     (coll / "roles").mkdir(parents=True)
     for name in ("plugins", "meta", "playbooks"):
         (coll / name).symlink_to(ROOT / name)
-    for role in ("postfix_relay", "msmtp", "app_smtp", "notify", "test_mail"):
+    for role in ("postfix_relay", "msmtp", "app_smtp", "notify", "test_mail", "delivery_proof"):
         if role not in report:
             (coll / "roles" / role).symlink_to(ROOT / "roles" / role)
             continue
@@ -71,6 +71,8 @@ def inventory(tmp_path: Path, emulator, groups: dict, all_vars: dict) -> Path:
         "gmail_controller_smtp_security": "starttls",
         "gmail_controller_ca_file": emulator.ca_file,
         "notify_quota_dir": str(tmp_path / "quota"),
+        # No mail from the test machine's own sendmail (the proof is tested in molecule's site scenario).
+        "gmail_prove_delivery": False,
         **all_vars,
     }))
     children = {group: {"hosts": dict.fromkeys(data["hosts"])} for group, data in groups.items()}
@@ -165,6 +167,7 @@ def test_hub_example_inventory(tmp_path, gmail_emulator):
     """playbooks/inventory/hub as shipped (vault included): the secret reaches the two hubs only."""
     example = ROOT / "playbooks" / "inventory" / "hub"
     local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, "gmail_test_to": [],
+             "gmail_prove_delivery": False,
              "gmail_controller_smtp_host": gmail_emulator.host,
              "gmail_controller_smtp_port": gmail_emulator.smtp_starttls_port,
              "gmail_controller_smtp_security": "starttls", "gmail_controller_ca_file": gmail_emulator.ca_file,
@@ -194,7 +197,7 @@ def test_every_role_variable_in_group_vars_reaches_the_role(tmp_path, gmail_emul
     decides the mode (and a satellite's hubs, and that it holds no password), and nothing else.
     """
     report = {role: "{{ dict(%r | zip(query('ansible.builtin.vars', *%r))) }}" % (names, names)
-              for role in ("postfix_relay", "msmtp", "app_smtp", "notify")
+              for role in ("postfix_relay", "msmtp", "app_smtp", "notify", "delivery_proof")
               for names in [role_variables(role)]}
     wanted = {role: {name: f"from group_vars: {name}" for name in role_variables(role)} for role in report}
     groups = {"postfix_relay": {"hosts": ["relay1", "sat1"], "vars": wanted["postfix_relay"]},
@@ -202,7 +205,7 @@ def test_every_role_variable_in_group_vars_reaches_the_role(tmp_path, gmail_emul
               "msmtp": {"hosts": ["small1"], "vars": wanted["msmtp"]},
               "app_smtp": {"hosts": ["app1"], "vars": wanted["app_smtp"]}}
     site = {"gmail_relay_mode": relay_mode, "gmail_app_password": PASSWORD, "gmail_smtp_port": 465,
-            "gmail_from": "site@example.com", **wanted["notify"]}
+            "gmail_from": "site@example.com", **wanted["notify"], **wanted["delivery_proof"]}
     result = run_site(tmp_path, gmail_emulator, groups, site, report)
     got = reports(result)
     assert {role for _host, role in got} == set(report), result.output[-3000:]
