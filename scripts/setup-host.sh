@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # CNI keeps it (podman records its choice in its storage; switching needs `podman system reset`).
 # swaks needs libnet-ssleay-perl (only recommended) for --tls.
 packages=(podman runc uidmap slirp4netns fuse-overlayfs netavark aardvark-dns debootstrap iproute2 swaks
-  libnet-ssleay-perl msmtp shellcheck git make python3 python3-venv ca-certificates)
+  libnet-ssleay-perl msmtp shellcheck git make python3 python3-venv python3-cryptography ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f '${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -56,7 +56,7 @@ _NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token
 _STRINGS = {"sent_mail_folder"}
 _FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime", "pop_session_lifetime"}
 _FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "imap_idle"}
-_TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens"}
+_TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens", "service_accounts"}
 
 
 class ConfigError(ValueError):
@@ -91,6 +91,7 @@ def default_config() -> dict:
         "clients": dict(DEFAULT_CLIENTS),
         "refresh_tokens": dict(DEFAULT_REFRESH_TOKENS),
         "access_tokens": copy.deepcopy(DEFAULT_ACCESS_TOKENS),
+        "service_accounts": {},  # client_email -> {public_key, scopes}: the Emulator fills in its own two
         "extra_san": [],
     }
     cfg.update(SWITCHES)

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, unquote_plus
 from .config import SCOPE, ConfigError
 from .records import load
 from .rtt import set_nodelay
+from .serviceaccount import JWT_BEARER, jwt_grant
 
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed"}
 
@@ -21,9 +22,14 @@ def _error(status: int, error: str, description: str):
     return status, {"error": error, "error_description": description}
 
 
-def token_response(state, form: dict, basic_auth):
-    """(HTTP status, JSON body, user) for a token request, as Google answers it."""
+def token_response(state, form: dict, basic_auth, audiences=()):
+    """(HTTP status, JSON body, user) for a token request, as Google answers it; `audiences`: the token URIs
+    a service account's JWT may name as its aud."""
     grant = form.get("grant_type")
+    if grant == JWT_BEARER:
+        if not form.get("assertion"):
+            return _error(400, "invalid_request", "Missing required parameter: assertion") + (None,)
+        return jwt_grant(state, form["assertion"], audiences)
     client_id, secret = form.get("client_id"), form.get("client_secret")
     if basic_auth:  # client_secret_basic is also accepted by Google
         client_id, secret = basic_auth
@@ -65,7 +71,8 @@ class HttpServer:
 
     def token(self, headers: dict, body: bytes):
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-        status, data, user = token_response(self.state, form, _basic(headers))
+        audiences = (self.info()["token_uri"], "https://oauth2.googleapis.com/token")
+        status, data, user = token_response(self.state, form, _basic(headers), audiences)
         seq = self.state.next_seq()
         self.state.recorder.save("oauth", {
             "id": f"{seq:05d}-token", "seq": seq, "time": time.time(), "grant_type": form.get("grant_type"),

@@ -9,6 +9,7 @@ import threading
 
 from . import imap, oauth, pop, smtp
 from .records import load, write_json
+from .serviceaccount import ServiceAccounts
 from .state import State
 from .tlsca import EmulatorCA, server_contexts
 
@@ -25,9 +26,13 @@ class Emulator:
     def __init__(self, records_dir: str, host: str = "127.0.0.1", ca_dir: str | None = None, **config):
         self.host = host
         self.ports = {name: int(config.pop(name, 0) or 0) for name in PORTS}
+        ca_dir = ca_dir or os.path.join(os.path.abspath(records_dir), "ca")
+        self.service_accounts = ServiceAccounts(ca_dir)
+        config.setdefault("service_accounts", self.service_accounts.table())
+        self.service_account_files = {}
         self.state = State(records_dir, config)
         self.records_dir = self.state.recorder.dir
-        self.ca = EmulatorCA(ca_dir or os.path.join(self.records_dir, "ca"))
+        self.ca = EmulatorCA(ca_dir)
         self.ca_file = self.ca.ca_file
         self._loop = None
         self._thread = None
@@ -56,6 +61,7 @@ class Emulator:
         ready.wait()
         if failure:
             raise RuntimeError(f"gmail emulator could not listen on {self.host}: {failure[0]}") from failure[0]
+        self.service_account_files = self.service_accounts.write(self.token_uri)
         return self
 
     async def _listen(self) -> None:
@@ -106,7 +112,7 @@ class Emulator:
     @property
     def info(self) -> dict:
         return dict(self.ports, host=self.host, ca_file=self.ca_file, token_uri=self.token_uri,
-                    records=self.records_dir)
+                    records=self.records_dir, service_account_files=self.service_account_files)
 
     def write_info(self) -> None:
         write_json(os.path.join(self.records_dir, "emulator.json"), self.info)

@@ -27,26 +27,45 @@ options:
     type: str
   oauth:
     description:
-      - OAuth 2.0 client and refresh token; a fresh access token is fetched from O(oauth.token_uri) on the target.
+      - OAuth 2.0; a fresh access token is fetched from O(oauth.token_uri) on the target.
+      - Either an OAuth client and a refresh token (O(oauth.client_id), O(oauth.client_secret),
+        O(oauth.refresh_token)), or a Google Workspace service account with domain-wide delegation
+        (O(oauth.service_account_file) or O(oauth.service_account_key), acting as O(oauth.subject)).
       - Mutually exclusive with O(password) and O(access_token).
     type: dict
     suboptions:
       client_id:
-        description: The OAuth client ID (V(....apps.googleusercontent.com)).
+        description: The OAuth client ID (V(....apps.googleusercontent.com)); required with O(oauth.refresh_token).
         type: str
-        required: true
       client_secret:
-        description: The OAuth client secret.
+        description: The OAuth client secret; required with O(oauth.refresh_token).
         type: str
-        required: true
       refresh_token:
         description:
           - The refresh token of the grant.
           - Refresh tokens of OAuth apps in "Testing" status expire after 7 days.
         type: str
-        required: true
+      service_account_file:
+        description:
+          - The JSON key of a Workspace service account, as Google Cloud console creates it, on the host that runs
+            the task. It must be readable by its owner only (mode 0600); it is refused otherwise.
+          - The token is signed with the key (RS256, the JWT-bearer grant), which needs the Python
+            C(cryptography) package there (Debian C(python3-cryptography); the controller has it with ansible-core).
+          - The service account needs domain-wide delegation for V(https://mail.google.com/) (Admin console >
+            Security > API controls).
+        type: path
+      service_account_key:
+        description:
+          - The same key's JSON text, for example read with the C(file) lookup from a vaulted file.
+          - Mutually exclusive with O(oauth.service_account_file) and O(oauth.refresh_token).
+        type: str
+      subject:
+        description: The Workspace user the service account acts as; defaults to O(username).
+        type: str
       token_uri:
-        description: The token endpoint; must be an C(https://) URL.
+        description:
+          - The token endpoint; must be an C(https://) URL. A service account's signed request names it as its
+            audience.
         type: str
         default: https://oauth2.googleapis.com/token
   ca_file:

@@ -7,11 +7,16 @@ The argument spec here matches plugins/doc_fragments/connection.py option for op
 
 from __future__ import annotations
 
+import os
 import threading
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification, classify
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
-from ansible_collections.mailops.gmail.plugins.module_utils._oauth import DEFAULT_TOKEN_URI, refresh_oauth
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import (
+    DEFAULT_TOKEN_URI,
+    refresh_oauth,
+    service_account_key,
+)
 from ansible_collections.mailops.gmail.plugins.module_utils._pop import PopClient
 from ansible_collections.mailops.gmail.plugins.module_utils._smtp import SmtpClient
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
@@ -37,11 +42,18 @@ def credential_argument_spec(require_credentials=True):
         "oauth": {
             "type": "dict",
             "options": {
-                "client_id": {"type": "str", "required": True},
-                "client_secret": {"type": "str", "required": True, "no_log": True},
-                "refresh_token": {"type": "str", "required": True, "no_log": True},
+                "client_id": {"type": "str"},
+                "client_secret": {"type": "str", "no_log": True},
+                "refresh_token": {"type": "str", "no_log": True},
+                "service_account_file": {"type": "path"},
+                "service_account_key": {"type": "str", "no_log": True},
+                "subject": {"type": "str"},
                 "token_uri": {"type": "str", "default": DEFAULT_TOKEN_URI, "no_log": False},
             },
+            # A refresh-token grant (client, secret, token) or a service account's key.
+            "required_one_of": [["refresh_token", "service_account_file", "service_account_key"]],
+            "mutually_exclusive": [["refresh_token", "service_account_file", "service_account_key"]],
+            "required_by": {"refresh_token": ["client_id", "client_secret"]},
         },
         "ca_file": {"type": "path"},
         "timeout": {"type": "float", "default": 30},
@@ -62,7 +74,10 @@ def connection_argument_spec(require_credentials=True):
 
 def check_credential_params(params):
     """Checks of credential_argument_spec() options that AnsibleModule cannot express. Raises ParameterError."""
-    check_strings(params)
+    # A key file's JSON has line breaks and never goes on the wire as it is: the one string that may.
+    oauth = params.get("oauth")
+    check_strings(dict(params, oauth={k: v for k, v in oauth.items() if k != "service_account_key"}) if oauth
+                  else params)
     if params.get("username") is not None:
         check_address(params["username"], "username")
     if not params["timeout"] > 0:
@@ -71,6 +86,28 @@ def check_credential_params(params):
     oauth = params.get("oauth")
     if oauth and not oauth["token_uri"].startswith("https://"):
         raise ParameterError("oauth.token_uri must be an https:// URL: the client secret is sent to it")
+    if oauth:
+        check_service_account(oauth)
+
+
+def check_service_account(oauth):
+    """A service account's key: a key file only its owner can read, holding a key; the user to act as an address."""
+    path = oauth.get("service_account_file")
+    if path:
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except OSError as exc:
+            raise ParameterError(f"oauth.service_account_file={path} cannot be read ({exc.strerror}): give the "
+                                 "path of the JSON key on the host that runs the task") from None
+        if mode & 0o077:
+            raise ParameterError(f"oauth.service_account_file={path} can be read by others (mode {mode:04o}): it "
+                                 "holds a private key; make it 0600 (chmod 600)")
+    try:
+        service_account_key(oauth)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from None
+    if oauth.get("subject") is not None:
+        check_address(oauth["subject"], "oauth.subject")
 
 
 def check_connection_params(params, extra_ports=()):
@@ -91,6 +128,8 @@ def credentials_until(params):
     """(credentials(), the epoch they stop working or None): an access token from oauth expires."""
     oauth = params.get("oauth")
     if oauth:
+        # A service account acts as the account that logs in, unless told otherwise.
+        oauth = dict(oauth, subject=oauth.get("subject") or params["username"])
         token = refresh_oauth(oauth, params.get("ca_file"), params["timeout"])
         return {"username": params["username"], "access_token": token["access_token"]}, token.get("expires_at")
     return _static_credentials(params), None

@@ -74,6 +74,11 @@ _REMEDIATION = {
     "keep them.",
     "oauth_invalid_client": "client_id or client_secret is wrong, or the OAuth client was deleted: copy both "
     "from Google Cloud console > APIs & Services > Credentials.",
+    "oauth_unauthorized_client": "The OAuth client may not use this grant or scope: check the client's type and, "
+    "for a service account, its domain-wide delegation for https://mail.google.com/.",
+    "oauth_key": "Give the service account's JSON key as Google Cloud console creates it (IAM > Service accounts > "
+    "Keys > Add key > JSON).",
+    "dependency": "Install the missing package on the host named in the message, then run again.",
     "oauth": "The token endpoint refused the request: check oauth.token_uri and the OAuth client settings.",
 }
 

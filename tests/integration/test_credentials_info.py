@@ -316,7 +316,12 @@ BAD_INPUT = [
     (
         "OAuth without refresh_token",
         {"username": OPS, "oauth": dict(CLIENT)},
-        "missing required arguments: refresh_token found in oauth",
+        "one of the following is required: refresh_token, service_account_file, service_account_key found in oauth",
+    ),
+    (
+        "OAuth refresh_token without client_secret",
+        {"username": OPS, "oauth": {"client_id": CLIENT["client_id"], "refresh_token": "1//refresh-ops-alerts"}},
+        "missing parameter(s) required by 'refresh_token': client_secret found in oauth",
     ),
     (
         "465 with starttls",

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import smtplib
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 CLIENT = {"client_id": "emulator-client-id.apps.googleusercontent.com", "client_secret": "emulator-client-secret"}
 
 
@@ -108,3 +111,57 @@ def test_control_api(gmail_emulator):
     assert status == 400 and "'delay' must be a number" in data["error"]
     assert post(gmail_emulator, "/_emulator/reset", {}, form=False) == (200, {"ok": True})
     assert gmail_emulator.state.get("pipelining") is True and gmail_emulator.state.faults.rules() == []
+
+
+def service_account(emu, name="relay-sender"):
+    with open(emu.service_account_files[name], encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def jwt(emu, key=None, **claims):
+    """A signed assertion for the delegated account, acting as ops.alerts@gmail.com, unless claims say otherwise."""
+    from gmail_emulator.serviceaccount import sign
+
+    key = key or service_account(emu)
+    now = int(time.time())
+    base = {"iss": key["client_email"], "sub": "ops.alerts@gmail.com", "scope": "https://mail.google.com/",
+            "aud": emu.token_uri, "iat": now, "exp": now + 3600}
+    return sign(key, {**base, **claims})
+
+
+def test_service_account_key_files_as_google_hands_them_out(gmail_emulator):
+    key = service_account(gmail_emulator)
+    assert key["type"] == "service_account" and key["token_uri"] == gmail_emulator.token_uri
+    assert key["private_key"].startswith("-----BEGIN PRIVATE KEY-----")
+    assert os.stat(gmail_emulator.service_account_files["relay-sender"]).st_mode & 0o777 == 0o600
+
+
+def test_jwt_bearer_grant_gives_a_token_for_the_user_it_acts_as(gmail_emulator):
+    status, data = post(gmail_emulator, "/token", {"grant_type": JWT_BEARER, "assertion": jwt(gmail_emulator)})
+    assert status == 200, data
+    assert xoauth2_login(gmail_emulator, "ops.alerts@gmail.com", data["access_token"]) == 235
+    assert xoauth2_login(gmail_emulator, "team.reports@gmail.com", data["access_token"]) == 535
+
+
+@pytest.mark.parametrize("case, status, error, words", [
+    ("undelegated", 401, "unauthorized_client", "not authorized for any of the scopes"),
+    ("unknown user", 400, "invalid_grant", "Invalid email or User ID"),
+    ("clock ahead", 400, "invalid_grant", "Check your iat and exp values"),
+    ("two hours", 400, "invalid_grant", "short-lived token"),
+    ("other audience", 400, "invalid_grant", "Check your iat and exp values"),
+    ("forged", 400, "invalid_grant", "Invalid JWT Signature."),
+])
+def test_jwt_bearer_refusals_as_google_words_them(gmail_emulator, case, status, error, words):
+    emu, now = gmail_emulator, int(time.time())
+    assertion = {
+        "undelegated": lambda: jwt(emu, service_account(emu, "undelegated")),
+        "unknown user": lambda: jwt(emu, sub="nobody@example.com"),
+        "clock ahead": lambda: jwt(emu, iat=now + 900, exp=now + 4000),
+        "two hours": lambda: jwt(emu, exp=now + 7200),
+        "other audience": lambda: jwt(emu, aud="https://example.com/token"),
+        # signed with the undelegated account's key, claiming to be the delegated one
+        "forged": lambda: jwt(emu, service_account(emu, "undelegated"), iss=service_account(emu)["client_email"]),
+    }[case]()
+    got_status, data = post(emu, "/token", {"grant_type": JWT_BEARER, "assertion": assertion})
+    assert (got_status, data["error"]) == (status, error) and words in data["error_description"], data
+    assert emu.issued_tokens() == []

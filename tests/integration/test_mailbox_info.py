@@ -80,7 +80,7 @@ BAD_INPUT = [
      "mutually exclusive: password|access_token|oauth"),
     ("No credential", {"username": OPS}, "one of the following is required: password, access_token, oauth"),
     ("OAuth without refresh_token", {"username": OPS, "oauth": dict(CLIENT)},
-     "missing required arguments: refresh_token found in oauth"),
+     "one of the following is required: refresh_token, service_account_file, service_account_key found in oauth"),
     ("Folder and special_use", {"username": OPS, "password": OPS_PW, "folder": "INBOX", "special_use": "all"},
      "mutually exclusive: folder|special_use"),
     ("Unknown special_use", {"username": OPS, "password": OPS_PW, "special_use": "spam"},

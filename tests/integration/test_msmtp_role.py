@@ -35,6 +35,10 @@ BAD_INPUT = {
     "no_credential": ({"msmtp_username": "ops.alerts@gmail.com"}, "msmtp_password (an app password) or msmtp_oauth"),
     "both_credentials": ({**GOOD, "msmtp_oauth": OAUTH}, "msmtp_password and msmtp_oauth are both set"),
     "oauth_incomplete": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"client_id": "x"}}, "msmtp_oauth"),
+    "oauth_both_kinds": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": dict(OAUTH, service_account_key="{}")},
+                         "msmtp_oauth needs either client_id, client_secret and refresh_token, or a service account"),
+    "refresh_without_client": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"refresh_token": "1//x"}},
+                               "msmtp_oauth with a refresh_token needs client_id and client_secret too"),
     "465_starttls": ({**GOOD, "msmtp_port": 465, "msmtp_tls_starttls": True},
                      "msmtp_tls_starttls=true does not work with msmtp_port=465"),
     "587_no_starttls": ({**GOOD, "msmtp_tls_starttls": False},
@@ -165,6 +169,14 @@ def roots(tmp_path_factory, gmail_emulator_server):
                 "token_uri": emu.token_uri,
             },
         },
+        # A Workspace service account's key (the JWT-bearer grant), acting as msmtp_username.
+        "service_account": {
+            **base,
+            **starttls,
+            "msmtp_username": "ops.alerts@gmail.com",
+            "msmtp_oauth": {"service_account_key": Path(emu.service_account_files["relay-sender"]).read_text(),
+                            "token_uri": emu.token_uri},
+        },
         # A listed user's own account (root's ~/.msmtprc).
         "user": {**base, **starttls, **GOOD, "msmtp_users": [
             {"name": "root", "username": "team.reports@gmail.com", "password": "ponmlkjihgfedcba"}]},
@@ -181,6 +193,7 @@ def roots(tmp_path_factory, gmail_emulator_server):
             result = run_playbook(work, [{**play[0], "vars": variables}], prefix=root.prefix)
             assert result.rc == 0, result.output[-3000:]
             assert "abcdefghijklmnop" not in result.output and "ponmlkjihgfedcba" not in result.output
+            assert "PRIVATE KEY" not in result.output
             found[name] = root
         yield found
 
@@ -196,6 +209,7 @@ def send(root, *recipients, subject="test", config="/etc/msmtprc"):
         ("starttls", "ops.alerts@gmail.com", "PLAIN", "starttls"),
         ("tls", "ops.alerts@gmail.com", "PLAIN", "tls"),
         ("oauth", "ops.alerts@gmail.com", "XOAUTH2", "starttls"),
+        ("service_account", "ops.alerts@gmail.com", "XOAUTH2", "starttls"),
         ("user", "team.reports@gmail.com", "PLAIN", "starttls"),
         ("inline", "ops.alerts@gmail.com", "PLAIN", "starttls"),
     ],

@@ -286,8 +286,9 @@ def test_the_daily_limit_spools_the_rest_and_the_flush_delivers_it(faults):
 def test_a_silent_server_is_given_up_within_timeout_and_retries(faults):
     r = faults.r
     assert r["fsilent"]["failed"] and "timed out" in msg(r["fsilent"]) and "fsilent" not in faults.subjects
-    # timeout x (retries + 1) plus backoff
-    assert float(r["clock"]["ansible_facts"]["silent_seconds"]) < 2 * 1.5 + 3
+    # timeout x (retries + 1), plus backoff and the start of the module and two tasks around it (a loaded
+    # machine took 6.0 s for those); a client that waited for the silent server would take far longer.
+    assert float(r["clock"]["ansible_facts"]["silent_seconds"]) < 2 * 1.5 + 5
 
 
 def test_a_wrong_certificate_stops_before_auth(faults):
