@@ -11,7 +11,7 @@ import threading
 
 from .config import ConfigError
 
-PORT_OPTIONS = ("smtp-starttls", "smtp-tls", "imap", "pop", "oauth")
+PORT_OPTIONS = ("smtp-starttls", "smtp-tls", "imap", "pop", "oauth", "smtp-relay")
 
 
 def parse(argv):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 
 GMAIL_SIZE = 35882577
 SCOPE = "https://mail.google.com/"
@@ -18,6 +19,8 @@ DEFAULT_ACCOUNTS = {
     },
     "team.reports@gmail.com": {"app_passwords": ["ponmlkjihgfedcba"]},
     "blocked.user@gmail.com": {"app_passwords": ["qrstuvwxyzabcdef"], "blocked": True},
+    # A Google Workspace user of example.com, the relay's registered domain (relay_domains).
+    "alerts@example.com": {"app_passwords": ["wxyzwxyzwxyzwxyz"]},
 }
 DEFAULT_CLIENTS = {CLIENT_ID: "emulator-client-secret"}
 DEFAULT_REFRESH_TOKENS = {
@@ -49,13 +52,21 @@ SWITCHES = {
     "pop_session_lifetime": 604800.0,  # seconds before a POP session is closed (about 7 days at Gmail)
     "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
     "sent_mail_folder": "[Gmail]/Sent Mail",  # the \Sent folder's name (localised accounts differ)
+    # smtp-relay.gmail.com (Workspace): the domains registered with it, the client addresses (CIDR) it accepts
+    # mail from without SMTP AUTH, whether it requires AUTH anyway, and its per-sender daily limit.
+    "relay_domains": ["example.com"],
+    "relay_allowlist": [],
+    "relay_require_auth": False,
+    "relay_daily_limit": 10000,
 }
-_NUMBERS = {"delay", "daily_limit", "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay",
+_NUMBERS = {"delay", "daily_limit", "relay_daily_limit", "max_message_size", "max_recipients", "token_lifetime",
+            "sent_mail_delay",
             "login_limit", "login_window", "imap_session_lifetime",
             "pop_session_lifetime"}
 _STRINGS = {"sent_mail_folder"}
+_LISTS = {"relay_domains", "relay_allowlist"}
 _FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime", "pop_session_lifetime"}
-_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "imap_idle"}
+_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "relay_require_auth", "imap_idle"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens", "service_accounts"}
 
 
@@ -71,6 +82,17 @@ def check_switches(values: dict) -> dict:
             raise ConfigError(f"unknown emulator switch {name!r}; use one of: {', '.join(sorted(SWITCHES))}")
         if name in _STRINGS and (not isinstance(value, str) or not value.strip() or '"' in value):
             raise ConfigError(f"switch {name!r} must be a folder name without double quotes, got {value!r}")
+        if name in _LISTS:
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+                    isinstance(item, str) and item for item in value):
+                raise ConfigError(f"switch {name!r} must be a list of strings, got {value!r}")
+            if name == "relay_allowlist":
+                try:
+                    value = [str(ipaddress.ip_network(item, strict=False)) for item in value]
+                except ValueError as exc:
+                    raise ConfigError(f"switch 'relay_allowlist': {exc}; give addresses or networks (CIDR)") from None
+            out[name] = [item.lower() for item in value] if name == "relay_domains" else list(value)
+            continue
         if name in _FLAGS and not isinstance(value, bool):
             raise ConfigError(f"switch {name!r} must be true or false, got {value!r}")
         if name in _NUMBERS:
@@ -94,7 +116,7 @@ def default_config() -> dict:
         "service_accounts": {},  # client_email -> {public_key, scopes}: the Emulator fills in its own two
         "extra_san": [],
     }
-    cfg.update(SWITCHES)
+    cfg.update(copy.deepcopy(SWITCHES))
     return cfg
 
 

@@ -44,15 +44,17 @@ def rewrite_from(raw: bytes, user: str, aliases: list):
     return head + rest, original, new_value
 
 
-def received(helo: str, peer: str, cipher, rcpt_tos: list, sid: str) -> bytes:
+def received(helo: str, peer: str, cipher, rcpt_tos: list, sid: str, server: str = "smtp.gmail.com",
+             authenticated: bool = True) -> bytes:
     """The Received field Gmail puts on top of a message submitted to smtp.gmail.com (public headers):
     "from <helo> ([<ip>]) by smtp.gmail.com with ESMTPSA id ... (version=TLS1_3 cipher=... bits=256/256)"."""
     name, version, bits = cipher or (None, None, None)
     tls = f"\r\n        (version={version.replace('TLSv', 'TLS').replace('.', '_')} cipher={name} bits={bits}/{bits})" \
         if version else ""
     rcpt = f"\r\n        for <{rcpt_tos[0]}>" if len(rcpt_tos) == 1 else ""
-    return (f"Received: from {helo or 'unknown'} ([{peer}])\r\n        by smtp.gmail.com with "
-            f"{'ESMTPSA' if version else 'ESMTPA'} id {sid}{rcpt}{tls};\r\n        {formatdate()}\r\n").encode()
+    protocol = "ESMTP" + ("S" if version else "") + ("A" if authenticated else "")
+    return (f"Received: from {helo or 'unknown'} ([{peer}])\r\n        by {server} with "
+            f"{protocol} id {sid}{rcpt}{tls};\r\n        {formatdate()}\r\n").encode()
 
 
 def _parts(msg):

@@ -13,7 +13,7 @@ from .serviceaccount import ServiceAccounts
 from .state import State
 from .tlsca import EmulatorCA, server_contexts
 
-PORTS = ("smtp_starttls_port", "smtp_tls_port", "imap_port", "pop_port", "oauth_port")
+PORTS = ("smtp_starttls_port", "smtp_tls_port", "imap_port", "pop_port", "oauth_port", "smtp_relay_port")
 
 
 class Emulator:
@@ -72,6 +72,8 @@ class Emulator:
             "imap_port": lambda p: imap.start(self.state, self.host, p, ctx),
             "pop_port": lambda p: pop.start(self.state, self.host, p, ctx),
             "oauth_port": lambda p: oauth.start(self.state, self.host, p, ctx, lambda: self.info),
+            # smtp-relay.gmail.com on a port of its own (STARTTLS): tests that cannot ask for it by name
+            "smtp_relay_port": lambda p: smtp.start(self.state, self.host, p, ctx, False, relay=True),
         }
         for name in PORTS:
             server = await starters[name](self.ports[name])

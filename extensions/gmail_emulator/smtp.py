@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import ipaddress
 import logging
 import re
 import time
@@ -26,6 +27,7 @@ from .session import BEARER_ERROR, OAUTHBEARER_ERROR, Conversation
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 log = logging.getLogger("gmail_emulator")
 AUTH_LINE = "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH"
+RELAY_NAME = "smtp-relay.gmail.com"
 G = " {id} - gsmtp"
 REPLIES = {
     "greeting": "220 smtp.gmail.com ESMTP" + G,
@@ -58,6 +60,15 @@ REPLIES = {
     "rcpt_ok": "250 2.1.5 OK" + G,
     "eom_ok": "250 2.0.0 OK  {ts}" + G,
     "quit": "221 2.0.0 closing connection" + G,
+    # smtp-relay.gmail.com (public logs and Workspace admin help, answer 6140680)
+    "relay_denied": "550-5.7.1 Invalid credentials for relay [{peer}]. The IP address you've\r\n"
+                    "550-5.7.1 registered in your Workspace SMTP Relay service doesn't match domain of\r\n"
+                    "550-5.7.1 the account this email is being sent from. If you are trying to relay\r\n"
+                    "550-5.7.1 mail from a domain that isn't registered under your Workspace account\r\n"
+                    "550-5.7.1 or has empty envelope-from, you must configure your mail server\r\n"
+                    "550-5.7.1 either to use SMTP AUTH to identify the sending domain or to present\r\n"
+                    "550 5.7.1 one of your domain names in the HELO or EHLO command." + G,
+    "relay_quota": "550 5.4.5 Daily SMTP relay limit exceeded for user." + G,
     "tls_active": "502 5.5.1 Unrecognized command." + G,
 }
 # aiosmtpd's stock replies, said the way Gmail says them.
@@ -188,6 +199,8 @@ class GmailSMTP(Conversation, SMTP):
             if await self.fault("connect"):
                 return
             status = self.text("greeting")
+            if self.relay:
+                status = status.replace("smtp.gmail.com", RELAY_NAME)
         status = STOCK.get(status, status).replace("{id}", self.sid)
         if status.startswith("500 Error: command "):
             status = "502 5.5.1 Unrecognized command." + G.format(id=self.sid)
@@ -239,7 +252,8 @@ class GmailSMTP(Conversation, SMTP):
         self.session.host_name = hostname
         self.data_size_limit = self.state.get("max_message_size")
         peer = (self.session.peer or ("?",))[0]
-        lines = [f"smtp.gmail.com at your service, [{peer}]", f"SIZE {self.data_size_limit}", "8BITMIME",
+        name = RELAY_NAME if self.relay else "smtp.gmail.com"
+        lines = [f"{name} at your service, [{peer}]", f"SIZE {self.data_size_limit}", "8BITMIME",
                  AUTH_LINE if self.is_tls() else "STARTTLS", "ENHANCEDSTATUSCODES"]
         if self.state.get("pipelining"):
             lines.append("PIPELINING")
@@ -267,14 +281,52 @@ class GmailSMTP(Conversation, SMTP):
             await super().smtp_AUTH(arg)
 
     async def smtp_MAIL(self, arg):
-        if not await self.gate("mail", f"MAIL {arg or ''}".strip(), needs_tls=True, needs_auth=True) \
-                and await self.check_path(arg, "FROM", "bad_sender"):
-            await super().smtp_MAIL(arg)
+        if await self.gate("mail", f"MAIL {arg or ''}".strip(), needs_tls=True, needs_auth=not self.relay) \
+                or not await self.check_path(arg, "FROM", "bad_sender"):
+            return
+        refusal = self.relay_refusal(_PATH.match(arg).group(1)) if self.relay else None
+        if refusal:
+            await self.push(refusal)
+            return
+        await super().smtp_MAIL(arg)
 
     async def smtp_RCPT(self, arg):
-        if not await self.gate("rcpt", f"RCPT {arg or ''}".strip(), needs_tls=True, needs_auth=True) \
+        if not await self.gate("rcpt", f"RCPT {arg or ''}".strip(), needs_tls=True, needs_auth=not self.relay) \
                 and await self.check_path(arg, "TO", "bad_rcpt"):
             await super().smtp_RCPT(arg)
+
+    # -- smtp-relay.gmail.com ---------------------------------------------------------
+    @property
+    def relay(self) -> bool:
+        """The Workspace relay: its own listener, or the name smtp-relay.gmail.com asked for in TLS (SNI)."""
+        ssl_object = self.transport.get_extra_info("ssl_object") if self.transport is not None else None
+        return self.listener == "smtp-relay" or getattr(ssl_object, "mailops_server_name", None) == RELAY_NAME
+
+    def relay_refusal(self, sender: str):
+        """The relay's answer to MAIL when it does not take the mail, else None.
+
+        It identifies the sending domain by the client's address (relay_allowlist) or its SMTP AUTH
+        user, then wants the EHLO name (without AUTH) and the envelope sender in a registered domain."""
+        peer = (self.session.peer or ("?",))[0]
+        domains = self.state.get("relay_domains")
+        allowlist = self.state.get("relay_allowlist")
+        try:
+            allowed = any(ipaddress.ip_address(peer) in ipaddress.ip_network(net) for net in allowlist)
+        except ValueError:
+            allowed = False
+        authed = self.session.authenticated
+
+        def registered(name: str) -> bool:
+            name = (name or "").lower().rstrip(".")
+            return any(name == d or name.endswith("." + d) for d in domains)
+
+        if self.state.get("relay_require_auth") and not authed:
+            return self.text("auth_required")
+        if (allowlist and not allowed) or not (allowed or authed) or (authed and not registered(
+                (self.rec["auth_user"] or "").rpartition("@")[2])) or (not authed and not registered(
+                    self.session.host_name)) or not registered(sender.rpartition("@")[2]):
+            return self.text("relay_denied", peer=peer)
+        return None
 
     async def check_path(self, arg, keyword: str, bad: str) -> bool:
         """Gmail's envelope syntax: 555 for a malformed path, 553 for a path that is no RFC 5321 mailbox."""
@@ -302,7 +354,7 @@ class GmailSMTP(Conversation, SMTP):
         if self._chunks is not None:
             await self.push("503 5.5.1 DATA after BDAT in the same transaction." + G)
             return
-        if not await self.gate("data", "DATA", needs_tls=True, needs_auth=True):
+        if not await self.gate("data", "DATA", needs_tls=True, needs_auth=not self.relay):
             await super().smtp_DATA(arg)
 
     async def smtp_RSET(self, arg):
@@ -324,7 +376,7 @@ class GmailSMTP(Conversation, SMTP):
         size, last = int(words[0]), len(words) == 2
         chunk = await self._reader.readexactly(size) if size else b""
         if await self.gate("data" if self._chunks is None else None, f"BDAT {size}" + (" LAST" if last else ""),
-                           needs_tls=True, needs_auth=True):
+                           needs_tls=True, needs_auth=not self.relay):
             self._chunks = None
             return
         if not self.envelope.rcpt_tos:
@@ -379,7 +431,9 @@ class GmailSMTP(Conversation, SMTP):
 
     async def on_eom(self, envelope):
         rule = self.state.faults.hit("eom", "smtp")
-        if rule is None and self.state.over_quota(self.rec["auth_user"]):
+        if rule is None and self.relay and self.state.over_relay_quota(envelope.mail_from):
+            return self.text("relay_quota")  # counted per envelope sender
+        if rule is None and not self.relay and self.state.over_quota(self.rec["auth_user"]):
             return self.text("quota")  # Gmail says it at the end of the data, not at MAIL
         if rule is None:
             self.save_message(envelope)
@@ -390,21 +444,24 @@ class GmailSMTP(Conversation, SMTP):
 
     def save_message(self, envelope, dropped: bool = False) -> None:
         user = self.rec["auth_user"]
-        raw, original, rewritten = rewrite_from(envelope.original_content, user, self.state.aliases(user))
+        if self.relay:  # the relay keeps the From of a registered domain's sender
+            raw, original, rewritten = envelope.original_content, None, None
+        else:
+            raw, original, rewritten = rewrite_from(envelope.original_content, user, self.state.aliases(user))
         peer = (self.session.peer or ("?",))[0]
         raw = received(self.session.host_name, peer, self.transport.get_extra_info("cipher"), envelope.rcpt_tos,
-                       self.sid) + raw
+                       self.sid, RELAY_NAME if self.relay else "smtp.gmail.com", bool(user)) + raw
         seq = self.state.next_seq()
         mid = f"{seq:05d}-{self.sid.split('-')[1]}"
         record = message_record(raw, envelope.mail_from, envelope.rcpt_tos)
         record.update(id=mid, seq=seq, session_id=self.sid, auth_user=user, listener=self.listener,
                       auth_mechanism=self.rec["auth_mechanism"], tls_version=self.rec["tls_version"],
                       from_original=original, from_rewritten=rewritten, dropped_after_eom=dropped,
-                      carried_by=self._carrier,
+                      carried_by=self._carrier, service="relay" if self.relay else "gmail",
                       eml=f"{mid}.eml")
         self.state.recorder.save("messages", record, raw)
         self.rec["messages"].append(mid)
-        self.state.count_sent(user)
+        self.state.count_sent(("relay", envelope.mail_from.lower()) if self.relay else user)
 
     # -- authentication ---------------------------------------------------------------
     def _result(self, mechanism: str, user, result: str) -> AuthResult:
@@ -451,8 +508,8 @@ class GmailSMTP(Conversation, SMTP):
         return await self._bearer("OAUTHBEARER", args)
 
 
-async def start(state, host: str, port: int, tls_context, implicit_tls: bool):
-    listener = "smtp-tls" if implicit_tls else "smtp-starttls"
+async def start(state, host: str, port: int, tls_context, implicit_tls: bool, relay: bool = False):
+    listener = "smtp-relay" if relay else "smtp-tls" if implicit_tls else "smtp-starttls"
     loop = asyncio.get_running_loop()
     return await loop.create_server(lambda: GmailSMTP(state, listener, tls_context, implicit_tls), host, port,
                                     ssl=tls_context if implicit_tls else None)

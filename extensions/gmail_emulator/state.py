@@ -160,7 +160,12 @@ class State:
             limit = self.config["daily_limit"]
             return limit is not None and self.sent.get(user, 0) >= limit
 
-    def count_sent(self, user: str) -> None:
+    def over_relay_quota(self, sender: str) -> bool:
+        """smtp-relay.gmail.com's limit: messages per envelope sender a day."""
+        with self._lock:
+            return self.sent.get(("relay", (sender or "").lower()), 0) >= self.config["relay_daily_limit"]
+
+    def count_sent(self, user) -> None:
         with self._lock:
             self.sent[user] = self.sent.get(user, 0) + 1
 

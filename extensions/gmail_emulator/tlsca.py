@@ -107,8 +107,10 @@ def server_contexts(ca: EmulatorCA, extra_names: list, wrong_cert) -> ssl.SSLCon
     wrong = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     wrong.load_cert_chain(*ca.issue("wrong", [WRONG_NAME]))
 
-    def pick(sock, _server_name, _ctx):
+    def pick(sock, server_name, _ctx):
         # Called for every ClientHello, with or without SNI, so the switch works at runtime.
+        # The name the client asked for tells smtp.gmail.com from smtp-relay.gmail.com on one address.
+        sock.mailops_server_name = server_name
         if wrong_cert():
             sock.context = wrong
     good.sni_callback = pick

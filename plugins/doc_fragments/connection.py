@@ -17,7 +17,8 @@ options:
     description:
       - An app password of the account (16 letters; spaces as Google shows them are accepted).
       - The account password is refused by Gmail when 2-Step Verification is on (534 5.7.9).
-      - Mutually exclusive with O(access_token) and O(oauth); one of the three is required.
+      - Mutually exclusive with O(access_token) and O(oauth); one of the three is required, except by the Workspace
+        relay (C(service=workspace_relay)), which can know a host by its address.
     type: str
   access_token:
     description:
@@ -84,10 +85,28 @@ options:
     # connection_argument_spec().
     SMTP = r"""
 options:
-  host:
-    description: The SMTP submission server.
+  service:
+    description:
+      - V(gmail) is Gmail's submission service, smtp.gmail.com, with the account's credential.
+      - V(workspace_relay) is Google Workspace's SMTP relay service, smtp-relay.gmail.com, for servers of a
+        Workspace domain (10,000 messages per sender a day). It knows a host by its public address (the relay's
+        IP allowlist in the Admin console; then no credential is given at all) or by SMTP AUTH. Without a
+        credential, O(ehlohost) (default - this host's fully qualified name) must be in one of O(domains); the
+        envelope sender always must. Both are checked before anything is sent.
     type: str
-    default: smtp.gmail.com
+    choices: [gmail, workspace_relay]
+    default: gmail
+  domains:
+    description:
+      - With O(service=workspace_relay), your Workspace domains (the ones registered with the relay), for example
+        V([example.com]). Defaults to the domain of O(username).
+    type: list
+    elements: str
+  host:
+    description:
+      - The SMTP submission server. Default V(smtp.gmail.com), with O(service=workspace_relay)
+        V(smtp-relay.gmail.com).
+    type: str
   port:
     description:
       - The SMTP port, V(587) (STARTTLS) or V(465) (implicit TLS).

@@ -7,7 +7,9 @@ The argument spec here matches plugins/doc_fragments/connection.py option for op
 
 from __future__ import annotations
 
+import email.utils
 import os
+import socket
 import threading
 
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError, classification, classify
@@ -60,16 +62,27 @@ def credential_argument_spec(require_credentials=True):
     }
 
 
+GMAIL_HOST, RELAY_HOST = "smtp.gmail.com", "smtp-relay.gmail.com"
+SERVICES = ("gmail", "workspace_relay")
+
+
 def connection_argument_spec(require_credentials=True):
-    """Options of plugins/doc_fragments/connection.py (DOCUMENTATION and SMTP); pair with the two lists above."""
+    """Options of plugins/doc_fragments/connection.py (DOCUMENTATION and SMTP); pair with the two lists above
+    (with service=workspace_relay a credential is optional: required_if, not required_one_of)."""
     spec = credential_argument_spec(require_credentials)
     spec.update(
-        host={"type": "str", "default": "smtp.gmail.com"},
+        service={"type": "str", "choices": list(SERVICES), "default": "gmail"},
+        domains={"type": "list", "elements": "str"},
+        host={"type": "str"},
         port={"type": "int", "default": 587},
         security={"type": "str", "choices": ["starttls", "tls"]},
         ehlohost={"type": "str"},
     )
     return spec
+
+
+def has_credential(params):
+    return any(params.get(name) for name in CREDENTIAL_OPTIONS)
 
 
 def check_credential_params(params):
@@ -111,12 +124,51 @@ def check_service_account(oauth):
 
 
 def check_connection_params(params, extra_ports=()):
-    """Checks AnsibleModule cannot express; returns the resolved SMTP security. Raises ParameterError."""
+    """Checks AnsibleModule cannot express; returns the resolved SMTP security. Raises ParameterError.
+
+    Fills in host (by service) and, for the Workspace relay without a credential, ehlohost (this host's
+    fully qualified name), which must then be in one of the domains: the relay identifies the sending
+    domain by it."""
     check_credential_params(params)
+    relay = params.get("service") == "workspace_relay"
+    params["host"] = params.get("host") or (RELAY_HOST if relay else GMAIL_HOST)
     security = resolve_security(params["port"], params.get("security"))
     for name in extra_ports:
         check_port(params[name], name)
+    if relay:
+        domains = relay_domains(params)
+        if not has_credential(params):
+            params["ehlohost"] = params.get("ehlohost") or socket.getfqdn()
+            if not in_domains(params["ehlohost"], domains):
+                raise ParameterError(
+                    f"ehlohost={params['ehlohost']} is not in your Workspace domains ({', '.join(domains)}): without "
+                    "SMTP AUTH smtp-relay.gmail.com identifies your domain by the EHLO name; give this host a fully "
+                    "qualified name in one of them (or set ehlohost), or log in with password or oauth")
+    elif params.get("domains"):
+        raise ParameterError("domains is for service=workspace_relay: leave it out for smtp.gmail.com")
     return security
+
+
+def relay_domains(params):
+    """The Workspace domains of the relay checks: domains, else the domain of username (or of sender, for
+    send). Raises ParameterError."""
+    domains = [d.strip().lower().rstrip(".") for d in params.get("domains") or [] if d and d.strip()]
+    identity = params.get("username") or email.utils.parseaddr(params.get("sender") or "")[1]
+    if not domains and "@" in identity:
+        domains = [identity.rpartition("@")[2].lower()]
+    if not domains:
+        raise ParameterError("service=workspace_relay needs domains (your Workspace domains, e.g. [example.com]), "
+                             "or username or sender (an address in one of them)")
+    if "gmail.com" in domains or "googlemail.com" in domains:
+        raise ParameterError("smtp-relay.gmail.com is for Google Workspace domains, not gmail.com: use "
+                             "service=gmail (smtp.gmail.com) for a consumer account")
+    return domains
+
+
+def in_domains(name, domains):
+    """Whether a host name or an address's domain is one of `domains` or under one."""
+    name = (name or "").rpartition("@")[2].strip().lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in domains)
 
 
 def credentials(params):
@@ -180,8 +232,11 @@ def _blank(address):
     }
 
 
-def check_one(make_client, address, creds, timeout):
-    """Connect, authenticate, end the session (QUIT/LOGOUT): never sends mail."""
+def check_one(make_client, address, creds, timeout, relay_sender=None):
+    """Connect, authenticate, end the session (QUIT/LOGOUT): never sends mail.
+
+    For the Workspace relay (``relay_sender``) the login is optional, and what counts is whether the relay
+    takes that envelope sender from this host: MAIL FROM, then RSET, so nothing is sent."""
     result = _blank(address)
     client = make_client()
     client.set_deadline(timeout)
@@ -190,8 +245,12 @@ def check_one(make_client, address, creds, timeout):
         result["tls_version"] = client.tls_version
         if isinstance(client, SmtpClient):
             result["server_extensions"] = dict(client.extensions)
-        result["mechanism"] = client.authenticate(**creds)
-        result["authenticated"] = result["valid"] = True
+        if creds.get("password") or creds.get("access_token"):
+            result["mechanism"] = client.authenticate(**creds)
+            result["authenticated"] = True
+        if relay_sender:
+            client.accepts_sender(relay_sender)
+        result["valid"] = True
     except GmailError as exc:
         result["error"] = exc.classification
     except Exception as exc:  # a bug must still end as a result, not a lost thread
@@ -204,6 +263,7 @@ def check_one(make_client, address, creds, timeout):
 def check_credentials(params, protocols, security):
     """Check every protocol concurrently; wall time is about that of the slowest check."""
     endpoints = _endpoints(params, security, protocols)
+    relay_sender = params["username"] if params.get("service") == "workspace_relay" else None
     try:
         creds = credentials(params)
     except GmailError as exc:
@@ -215,7 +275,7 @@ def check_credentials(params, protocols, security):
     timeout = params["timeout"]
 
     def run(name, make_client, address):
-        results[name] = check_one(make_client, address, creds, timeout)
+        results[name] = check_one(make_client, address, creds, timeout, relay_sender if name == "smtp" else None)
 
     threads = [threading.Thread(target=run, args=(name,) + pair, daemon=True) for name, pair in endpoints.items()]
     for thread in threads:

@@ -54,6 +54,12 @@ _REMEDIATION = {
     "folder": "No such folder in this account: check folder (Gmail shows each label as a folder; names are "
     "case-sensitive except INBOX) or choose it by special_use (all, sent, ...).",
     "too_many": "Narrow the search (header, message_id, since) or raise max_messages if that many are meant.",
+    "relay_denied": "smtp-relay.gmail.com could not tie this host to your Workspace domain: add the host's public "
+    "address to the SMTP relay service's allowed IP addresses (Admin console > Apps > Google Workspace > Gmail > "
+    "Routing > SMTP relay service), or log in with SMTP AUTH; without AUTH the EHLO name (ehlohost) and the "
+    "sender must be in one of your domains.",
+    "relay_quota": "The relay's daily limit for this sender (10,000 messages, and 10,000 recipients, in 24 hours) is "
+    "reached: wait, or send as other addresses of the domain; nothing was sent.",
     "throttled": "Too many logins: back off for some minutes and reuse one session for many messages.",
     "temporary": "Temporary failure at Gmail: retry later with backoff.",
     "quota": "The daily sending limit is reached: stop sending; Gmail lifts the block within 24 hours.",
@@ -90,6 +96,8 @@ _ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\b")
 # First match wins; code-only rows come last.
 _REPLY_RULES = (
     (None, None, r"not enabled for (imap|pop)", "service_disabled"),
+    # smtp-relay.gmail.com: before "invalid credentials" (auth), which its text also matches
+    (None, None, r"invalid credentials for relay", "relay_denied"),
     (None, None, r"session expired|please login again", "session_expired"),
     (None, None, r"\[nonexistent\]|unknown mailbox", "folder"),
     (None, "5.7.9", None, "app_password_required"),
@@ -191,6 +199,8 @@ def _classify_reply(reply, prefix, mechanism, secrets):
     remediation = None
     if category == "auth" and mechanism == "XOAUTH2":
         remediation = _REMEDIATION["oauth_token"]
+    if category == "quota" and "relay limit" in text.lower():  # the relay's limit, counted per sender
+        remediation = _REMEDIATION["relay_quota"]
     # 4xx is worth a retry, except 452 4.5.3 (too many recipients): the same message is refused again.
     temporary = category in _TEMPORARY or (code is not None and 400 <= code < 500 and category != "recipients")
     status = " ".join(str(part) for part in (code, enhanced) if part) or getattr(reply, "status", None)

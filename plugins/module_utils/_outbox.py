@@ -23,7 +23,11 @@ import copy
 import time
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
-from ansible_collections.mailops.gmail.plugins.module_utils._credentials import credentials_until, smtp_client
+from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
+    credentials_until,
+    has_credential,
+    smtp_client,
+)
 from ansible_collections.mailops.gmail.plugins.module_utils._errors import GmailError
 from ansible_collections.mailops.gmail.plugins.module_utils._imap import ImapClient
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import DAY, DONE, Journal, StateError, me, \
@@ -493,8 +497,10 @@ def session_factories(params, security, **options):
     (nearly) expired, as Gmail ends an OAuth session with its token; ``options`` go to Submitter."""
     cache = {}
 
+    login = has_credential(params)  # not for a local relay (security none) or the Workspace relay by address
+
     def creds():
-        if security == "none":
+        if not login:
             return None
         expires = cache.get("expires")
         if "creds" not in cache or (expires is not None and time.time() > expires - 60):
@@ -503,7 +509,7 @@ def session_factories(params, security, **options):
 
     def make_submitter(on_data=None):
         creds()  # a refused OAuth refresh fails here, before a connection is made
-        return Submitter(lambda: smtp_client(params, security), creds if security != "none" else None,
+        return Submitter(lambda: smtp_client(params, security), creds if login else None,
                          endpoint=f"{params['host']}:{params['port']}", on_data=on_data, **options)
 
     imap_host = params.get("imap_host") or ("imap.gmail.com" if params["host"] == "smtp.gmail.com" else None)
@@ -512,4 +518,4 @@ def session_factories(params, security, **options):
         return SentMail(lambda: ImapClient(imap_host, params["imap_port"], params.get("ca_file"), params["timeout"]),
                         creds)
 
-    return make_submitter, (make_confirmer if security != "none" and imap_host else None)
+    return make_submitter, (make_confirmer if login and imap_host else None)

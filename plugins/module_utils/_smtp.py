@@ -125,6 +125,11 @@ class SmtpClient(Session):
         self._expect(reply, 235, "auth", mechanism)
         return mechanism
 
+    def accepts_sender(self, address):
+        """MAIL FROM:<address>, then RSET: does the server take mail from this sender here? Sends nothing."""
+        self._expect(self.command(f"MAIL FROM:<{address}>", stage="mail"), 250, "mail")
+        self.command("RSET", stage="mail")
+
     # --- commands ----------------------------------------------------------------------
     def command(self, line, stage=None):
         if "\r" in line or "\n" in line:

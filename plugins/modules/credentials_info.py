@@ -14,6 +14,9 @@ description:
   - The requested protocols are checked at the same time, so the run takes about as long as the slowest check.
   - Every failure is classified (wrong password, app password required, web login required, throttled,
     certificate, timeout, ...) and comes with a Gmail-specific remediation.
+  - With O(service=workspace_relay) (smtp-relay.gmail.com) the credential is optional (the relay may know the
+    host by its address), and the SMTP check asks whether the relay takes mail from O(username) here
+    (C(MAIL FROM), then C(RSET), so still nothing is sent); a refusal is classified as V(relay_denied).
 author:
   - mailops.gmail contributors (@mailops)
 extends_documentation_fragment:
@@ -182,10 +185,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
     CONNECTION_MUTUALLY_EXCLUSIVE,
-    CONNECTION_REQUIRED_ONE_OF,
     check_connection_params,
     check_credentials,
     connection_argument_spec,
+    has_credential,
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError
 
@@ -205,7 +208,6 @@ def build_module():
     return AnsibleModule(
         argument_spec=argument_spec,
         mutually_exclusive=CONNECTION_MUTUALLY_EXCLUSIVE,
-        required_one_of=CONNECTION_REQUIRED_ONE_OF,
         supports_check_mode=True,
     )
 
@@ -220,6 +222,13 @@ def main():
     protocols = [name for name in PROTOCOLS if name in params["protocols"]]
     if not protocols:
         module.fail_json(msg="protocols must name at least one of smtp, imap, pop")
+    # The Workspace relay can know a host by its address (its IP allowlist): no credential then.
+    if not has_credential(params) and params["service"] == "gmail":
+        module.fail_json(msg="give one of password, access_token or oauth (only service=workspace_relay can go "
+                             "without, from an address the relay allows)")
+    if not has_credential(params) and protocols != ["smtp"]:
+        module.fail_json(msg="protocols imap and pop need password, access_token or oauth (only the Workspace "
+                             "relay takes mail without a login)")
     results = check_credentials(params, protocols, security)
     valid = all(result["valid"] for result in results.values())
     if not valid and params["fail_on_invalid"]:

@@ -113,10 +113,11 @@ options:
     default: 35882577
   daily_limit:
     description:
-      - Messages per account per rolling 24 hours (Gmail - about 500 for consumer accounts, 2000 for Workspace).
+      - Messages per account per rolling 24 hours (Gmail - about 500 for consumer accounts, 2000 for Workspace;
+        the Workspace relay - 10,000 per sender).
       - A batch that does not fit fails before connecting (see O(over_quota)). V(0) switches the check off.
+      - Default V(500), with O(service=workspace_relay) V(10000).
     type: int
-    default: 500
   over_quota:
     description:
       - V(fail) fails the task before connecting when the batch does not fit the O(daily_limit).
@@ -338,6 +339,8 @@ from ansible_collections.mailops.gmail.plugins.module_utils._credentials import 
     CONNECTION_MUTUALLY_EXCLUSIVE,
     check_connection_params,
     connection_argument_spec,
+    in_domains,
+    relay_domains,
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import StateError
 from ansible_collections.mailops.gmail.plugins.module_utils._message import (
@@ -371,7 +374,7 @@ def argument_spec():
         messages={"type": "list", "elements": "raw"},
         split_recipients={"type": "bool", "default": False},
         max_message_size={"type": "int", "default": GMAIL_MAX_SIZE},
-        daily_limit={"type": "int", "default": 500},
+        daily_limit={"type": "int"},
         over_quota={"type": "str", "choices": ["fail", "spool"], "default": "fail"},
         quota_dir={"type": "path", "default": "~/.ansible/mailops_gmail"},
         dedupe_window={"type": "int", "default": 86400},
@@ -389,14 +392,23 @@ def argument_spec():
 
 def check_params(params):
     """Checks AnsibleModule cannot express; returns the resolved security."""
-    security = check_connection_params({k: v for k, v in params.items() if k in connection_argument_spec()})
+    connection = {k: v for k, v in params.items() if k in connection_argument_spec() or k == "sender"}
+    security = check_connection_params(connection)
+    params.update(host=connection["host"], ehlohost=connection["ehlohost"])  # filled in by service
     check_port(params["imap_port"], "imap_port")
     has_credential = any(params.get(name) for name in CREDENTIALS)
+    relay = params["service"] == "workspace_relay"
+    if params["daily_limit"] is None:
+        params["daily_limit"] = 10000 if relay else 500
+    if relay and security == "none":
+        raise ParameterError("security=none is for a local relay: smtp-relay.gmail.com takes mail over TLS on 587 "
+                             "(security=starttls)")
     if security == "none" and has_credential:
         raise ParameterError("security=none would send the credentials in plaintext: it is only for a local relay "
                              "without password, access_token or oauth; use port 587 (starttls) or 465 (tls)")
-    if security != "none" and not has_credential:
-        raise ParameterError("give one of password, access_token or oauth (or security=none for a local relay)")
+    if security != "none" and not has_credential and not relay:
+        raise ParameterError("give one of password, access_token or oauth (or security=none for a local relay, or "
+                             "service=workspace_relay from an address the Workspace relay allows)")
     if has_credential and not params.get("username"):
         raise ParameterError("username is required with password, access_token or oauth")
     for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size", "confirm_timeout"):
@@ -407,6 +419,16 @@ def check_params(params):
     if params["over_quota"] == "spool" and not params.get("spool_dir"):
         raise ParameterError("over_quota=spool needs spool_dir")
     return security
+
+
+def check_relay_senders(params, prepared):
+    """The Workspace relay takes only senders of its domains (and says so only after connecting)."""
+    domains = relay_domains(params)
+    for index, msg in enumerate(prepared):
+        if not in_domains(msg.sender, domains):
+            where = f"messages[{index}].sender" if params.get("messages") else "sender"
+            raise ParameterError(f"{where}={msg.sender} is not in your Workspace domains ({', '.join(domains)}): "
+                                 "smtp-relay.gmail.com refuses it (550 5.7.1); send from an address of your domain")
 
 
 def summary(results):
@@ -439,6 +461,11 @@ def main():
         prepared = messages_from_params(params, params.get("username"), params["max_message_size"])
     except (ParameterError, MessageError) as exc:
         module.fail_json(msg=str(exc))
+    if params["service"] == "workspace_relay":
+        try:
+            check_relay_senders(params, prepared)
+        except ParameterError as exc:
+            module.fail_json(msg=str(exc))
     account = params.get("username") or (prepared[0].sender if prepared else "relay")
 
     make_submitter, make_confirmer = session_factories(params, security, retries=params["retries"],

@@ -312,7 +312,7 @@ BAD_INPUT = [
         {"username": OPS, "password": OPS_PW, "access_token": "ya29.valid-ops-alerts"},
         "mutually exclusive: password|access_token|oauth",
     ),
-    ("No credential", {"username": OPS}, "one of the following is required: password, access_token, oauth"),
+    ("No credential", {"username": OPS}, "give one of password, access_token or oauth"),
     (
         "OAuth without refresh_token",
         {"username": OPS, "oauth": dict(CLIENT)},
