@@ -27,6 +27,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
     check_port,
     check_readable_file,
     check_strings,
+    in_domains,
     resolve_security,
 )
 
@@ -163,12 +164,6 @@ def relay_domains(params):
         raise ParameterError("smtp-relay.gmail.com is for Google Workspace domains, not gmail.com: use "
                              "service=gmail (smtp.gmail.com) for a consumer account")
     return domains
-
-
-def in_domains(name, domains):
-    """Whether a host name or an address's domain is one of `domains` or under one."""
-    name = (name or "").rpartition("@")[2].strip().lower().rstrip(".")
-    return any(name == d or name.endswith("." + d) for d in domains)
 
 
 def credentials(params):

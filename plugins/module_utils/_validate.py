@@ -48,6 +48,13 @@ def is_address(value):
     return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
+def in_domains(name, domains):
+    """Whether a host name, or an address's domain, is one of ``domains`` or under one (the Workspace relay's rule
+    for the EHLO name and the sender)."""
+    name = (name or "").rpartition("@")[2].strip().lower().rstrip(".")
+    return any(name == d or name.endswith("." + d) for d in (str(d).strip().lower().rstrip(".") for d in domains))
+
+
 def check_address(value, param):
     check_no_crlf(value, param)
     if not is_address(value):

@@ -339,7 +339,6 @@ from ansible_collections.mailops.gmail.plugins.module_utils._credentials import 
     CONNECTION_MUTUALLY_EXCLUSIVE,
     check_connection_params,
     connection_argument_spec,
-    in_domains,
     relay_domains,
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._journal import StateError
@@ -350,7 +349,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._message import (
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
 from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError
-from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port, in_domains
 
 CREDENTIALS = ("password", "access_token", "oauth")
 

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""Gmail's address rule for the roles: the check the modules make (plugins/module_utils/_validate.py)."""
+"""Gmail's address rules for the roles: the checks the modules make (plugins/module_utils/_validate.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,11 @@ def address(value):
     return _validate.is_address(value)
 
 
+def in_domains(value, domains):
+    """True when a host name, or an address's domain, is one of ``domains`` or a name under one."""
+    return isinstance(value, str) and _validate.in_domains(value, domains or [])
+
+
 class TestModule:
     def tests(self):
-        return {"address": address}
+        return {"address": address, "in_domains": in_domains}

@@ -35,6 +35,12 @@ BAD_INPUT = {
     "no_credential": ({"msmtp_username": "ops.alerts@gmail.com"}, "msmtp_password (an app password) or msmtp_oauth"),
     "both_credentials": ({**GOOD, "msmtp_oauth": OAUTH}, "msmtp_password and msmtp_oauth are both set"),
     "oauth_incomplete": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"client_id": "x"}}, "msmtp_oauth"),
+    "relay_sender_outside": ({"msmtp_service": "workspace_relay", "msmtp_from": "ops@other.example",
+                              "msmtp_domains": ["example.com"], "msmtp_ehlo_name": "web1.example.com"},
+                             "msmtp_from (ops@other.example) is not in your Workspace domains (example.com)"),
+    "relay_ehlo_outside": ({"msmtp_service": "workspace_relay", "msmtp_from": "alerts@example.com",
+                            "msmtp_ehlo_name": "web1.internal"},
+                           "msmtp_ehlo_name (web1.internal) is not in your Workspace domains (example.com)"),
     "oauth_both_kinds": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": dict(OAUTH, service_account_key="{}")},
                          "msmtp_oauth needs either client_id, client_secret and refresh_token, or a service account"),
     "refresh_without_client": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"refresh_token": "1//x"}},
@@ -177,6 +183,14 @@ def roots(tmp_path_factory, gmail_emulator_server):
             "msmtp_oauth": {"service_account_key": Path(emu.service_account_files["relay-sender"]).read_text(),
                             "token_uri": emu.token_uri},
         },
+        # Google Workspace's SMTP relay by address: no login, no secret (the relay's own port here).
+        "relay": {
+            **base,
+            "msmtp_service": "workspace_relay", "msmtp_port": emu.smtp_relay_port, "msmtp_tls_starttls": True,
+            "msmtp_username": "", "msmtp_password": "", "msmtp_from": "alerts@example.com",
+            "msmtp_ehlo_name": "web1.example.com", "msmtp_aliases_default": "alerts@example.com",
+            "msmtp_aliases": {"root": "alerts@example.com"},
+        },
         # A listed user's own account (root's ~/.msmtprc).
         "user": {**base, **starttls, **GOOD, "msmtp_users": [
             {"name": "root", "username": "team.reports@gmail.com", "password": "ponmlkjihgfedcba"}]},
@@ -225,6 +239,21 @@ def test_msmtp_delivers_with_what_the_role_wrote(roots, gmail_emulator, case, us
     (message,) = gmail_emulator.messages()
     assert message["rcpt_tos"] == ["team.reports@gmail.com", "someone@example.org"]  # root -> its alias
     assert message["mail_from"] == user and message["subject"] == case
+
+
+def test_the_workspace_relay_takes_mail_from_an_allowed_address_without_a_login(roots, gmail_emulator):
+    root = roots["relay"]
+    config = root.read("/etc/msmtprc")
+    assert "\nauth off\n" in config and "\ndomain web1.example.com\n" in config and "\nuser " not in config
+    assert root.run(["ls", "/etc/msmtp"]).stdout.split() == []  # no credential file at all
+    gmail_emulator.set(relay_allowlist=["10.0.0.0/8"])
+    refused = send(root, "someone@example.org", subject="refused")
+    assert refused.returncode != 0 and "Invalid credentials for relay" in refused.stderr, refused.stderr
+    gmail_emulator.set(relay_allowlist=["127.0.0.0/8"])
+    assert send(root, "someone@example.org", subject="relayed").returncode == 0
+    [message] = gmail_emulator.messages()
+    assert (message["service"], message["auth_user"], message["mail_from"]) == ("relay", None, "alerts@example.com")
+    assert "from web1.example.com" in dict(message["headers"])["Received"]
 
 
 def test_the_role_wrote_private_files_and_no_secret_outside_them(roots):

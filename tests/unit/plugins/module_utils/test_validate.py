@@ -112,3 +112,17 @@ def test_a_ca_file_without_a_pem_certificate_is_named(tmp_path, content):
         check_readable_file(str(bundle), "ca_file")
     assert str(err.value).startswith(f"ca_file={bundle} holds no certificate OpenSSL can load")
     assert "PEM CA bundle" in str(err.value)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("web1.example.com", True), ("example.com", True), ("EXAMPLE.COM.", True), ("alerts@example.com", True),
+    ("a.b.example.com", True), ("badexample.com", False), ("example.com.evil.net", False), ("web1.internal", False),
+    ("alerts@other.example", False), ("", False),
+])
+def test_in_domains_is_the_workspace_relay_rule(name, expected):
+    """The module check and the roles' Jinja test (mailops.gmail.in_domains) are this one function."""
+    from ansible_collections.mailops.gmail.plugins.module_utils._validate import in_domains
+    from ansible_collections.mailops.gmail.plugins.test.gmail import in_domains as jinja_test
+
+    assert in_domains(name, ["example.com", "corp.example.net"]) is expected
+    assert jinja_test(name, ["Example.com"]) is expected
