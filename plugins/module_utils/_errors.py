@@ -98,6 +98,8 @@ _REPLY_RULES = (
     (None, None, r"not enabled for (imap|pop)", "service_disabled"),
     # smtp-relay.gmail.com: before "invalid credentials" (auth), which its text also matches
     (None, None, r"invalid credentials for relay", "relay_denied"),
+    # The relay's daily limit is a quota (send spools it the same way) with its own fix.
+    (None, None, r"smtp relay limit", "quota", "relay_quota"),
     (None, None, r"session expired|please login again", "session_expired"),
     (None, None, r"\[nonexistent\]|unknown mailbox", "folder"),
     (None, "5.7.9", None, "app_password_required"),
@@ -175,18 +177,19 @@ def enhanced_code_of(text):
 
 
 def _reply_category(code, enhanced, text):
+    """(category, the key of its remediation) of a reply: the first rule that matches."""
     lowered = text.lower()
-    for rule_code, rule_enhanced, pattern, category in _REPLY_RULES:
+    for rule_code, rule_enhanced, pattern, category, *fix in _REPLY_RULES:
         if rule_code is not None and rule_code != code:
             continue
         if rule_enhanced is not None and rule_enhanced != enhanced:
             continue
         if pattern is not None and not re.search(pattern, lowered):
             continue
-        return category
+        return category, (fix or [category])[0]
     if code is not None and 400 <= code < 500:
-        return "temporary"
-    return "protocol"
+        return "temporary", "temporary"
+    return "protocol", "protocol"
 
 
 def _classify_reply(reply, prefix, mechanism, secrets):
@@ -195,12 +198,10 @@ def _classify_reply(reply, prefix, mechanism, secrets):
     parts = (line.strip() for line in reply.lines)
     parts = (part[len(enhanced) :].strip() if enhanced and part.startswith(enhanced) else part for part in parts)
     text = redact(" ".join(part for part in parts if part), secrets)
-    category = _reply_category(code, enhanced, text)
-    remediation = None
+    category, fix = _reply_category(code, enhanced, text)
+    remediation = _REMEDIATION.get(fix) if fix != category else None
     if category == "auth" and mechanism == "XOAUTH2":
         remediation = _REMEDIATION["oauth_token"]
-    if category == "quota" and "relay limit" in text.lower():  # the relay's limit, counted per sender
-        remediation = _REMEDIATION["relay_quota"]
     # 4xx is worth a retry, except 452 4.5.3 (too many recipients): the same message is refused again.
     temporary = category in _TEMPORARY or (code is not None and 400 <= code < 500 and category != "recipients")
     status = " ".join(str(part) for part in (code, enhanced) if part) or getattr(reply, "status", None)

@@ -249,3 +249,18 @@ def test_gmail_error_carries_its_classification():
 )
 def test_enhanced_code_parsing(text, expected):
     assert enhanced_code_of(text) == expected
+
+
+@pytest.mark.parametrize("text, enhanced, category, fix_words", [
+    ("Invalid credentials for relay [203.0.113.5]. The IP address you've", "5.7.1", "relay_denied",
+     "SMTP relay service's allowed IP addresses"),
+    ("Daily SMTP relay limit exceeded for user.", "5.4.5", "quota", "The relay's daily limit for this sender"),
+    ("Daily user sending limit exceeded.", "5.4.5", "quota", "Gmail lifts the block within 24 hours"),
+])
+def test_the_workspace_relays_replies_get_their_own_fix(text, enhanced, category, fix_words):
+    from ansible_collections.mailops.gmail.plugins.module_utils._errors import classify
+    from ansible_collections.mailops.gmail.plugins.module_utils._tls import Reply
+
+    result = classify(Reply(550, [f"{enhanced} {text}"], enhanced_code=enhanced), "smtp-relay.gmail.com:587", "mail")
+    assert (result["category"], result["temporary"]) == (category, False)
+    assert fix_words in result["remediation"]
