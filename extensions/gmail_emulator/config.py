@@ -53,20 +53,27 @@ SWITCHES = {
     "sent_mail_delay": 0.0,  # seconds before an accepted message shows in Sent Mail / INBOX over IMAP
     "sent_mail_folder": "[Gmail]/Sent Mail",  # the \Sent folder's name (localised accounts differ)
     # smtp-relay.gmail.com (Workspace): the domains registered with it, the client addresses (CIDR) it accepts
-    # mail from without SMTP AUTH, whether it requires AUTH anyway, and its per-sender daily limit.
+    # mail from without SMTP AUTH, whether it takes mail from those addresses only (the admin console's
+    # "Only accept mail from the specified IP addresses"), whether it requires AUTH anyway, its per-sender
+    # daily limits (messages, unique recipients) and the messages per 10 minutes past which it defers.
     "relay_domains": ["example.com"],
     "relay_allowlist": [],
+    "relay_ip_only": False,
     "relay_require_auth": False,
     "relay_daily_limit": 10000,
+    "relay_daily_recipients": 10000,
+    "relay_peak_limit": None,
 }
-_NUMBERS = {"delay", "daily_limit", "relay_daily_limit", "max_message_size", "max_recipients", "token_lifetime",
-            "sent_mail_delay",
+_NUMBERS = {"delay", "daily_limit", "relay_daily_limit", "relay_daily_recipients", "relay_peak_limit",
+            "max_message_size", "max_recipients", "token_lifetime", "sent_mail_delay",
             "login_limit", "login_window", "imap_session_lifetime",
             "pop_session_lifetime"}
+_NULLABLE = {"daily_limit", "relay_peak_limit"}  # null = off
 _STRINGS = {"sent_mail_folder"}
 _LISTS = {"relay_domains", "relay_allowlist"}
 _FLOATS = {"delay", "sent_mail_delay", "login_window", "imap_session_lifetime", "pop_session_lifetime"}
-_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "relay_require_auth", "imap_idle"}
+_FLAGS = {"pipelining", "wrong_cert", "imap_enabled", "pop_enabled", "relay_ip_only", "relay_require_auth",
+          "imap_idle"}
 _TABLES = {"accounts", "clients", "refresh_tokens", "access_tokens", "service_accounts"}
 
 
@@ -96,11 +103,12 @@ def check_switches(values: dict) -> dict:
         if name in _FLAGS and not isinstance(value, bool):
             raise ConfigError(f"switch {name!r} must be true or false, got {value!r}")
         if name in _NUMBERS:
-            if value is None and name == "daily_limit":
+            if value is None and name in _NULLABLE:
                 out[name] = None
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigError(f"switch {name!r} must be a number >= 0, got {value!r}")
+                off = " or null (off)" if name in _NULLABLE else ""
+                raise ConfigError(f"switch {name!r} must be a number >= 0{off}, got {value!r}")
             value = float(value) if name in _FLOATS else int(value)
         out[name] = value
     return out

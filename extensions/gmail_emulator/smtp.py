@@ -69,6 +69,9 @@ REPLIES = {
                     "550-5.7.1 either to use SMTP AUTH to identify the sending domain or to present\r\n"
                     "550 5.7.1 one of your domain names in the HELO or EHLO command." + G,
     "relay_quota": "550 5.4.5 Daily SMTP relay limit exceeded for user." + G,
+    # Google's text (Workspace admin help, answers 3726730 and 2956491); the line break is ours.
+    "relay_peak": "450-4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.\r\n"
+                  "450 4.2.1 For more information on SMTP relay limits, please contact your administrator." + G,
     "tls_active": "502 5.5.1 Unrecognized command." + G,
 }
 # aiosmtpd's stock replies, said the way Gmail says them.
@@ -285,6 +288,8 @@ class GmailSMTP(Conversation, SMTP):
                 or not await self.check_path(arg, "FROM", "bad_sender"):
             return
         refusal = self.relay_refusal(_PATH.match(arg).group(1)) if self.relay else None
+        if self.relay and not refusal and self.state.relay_deferred():
+            refusal = self.text("relay_peak")  # the organisation's mail, once it is known whose
         if refusal:
             await self.push(refusal)
             return
@@ -306,7 +311,8 @@ class GmailSMTP(Conversation, SMTP):
         """The relay's answer to MAIL when it does not take the mail, else None.
 
         It identifies the sending domain by the client's address (relay_allowlist) or its SMTP AUTH
-        user, then wants the EHLO name (without AUTH) and the envelope sender in a registered domain."""
+        user (only the address with relay_ip_only, AUTH or not), then wants the EHLO name (without AUTH)
+        and the envelope sender in a registered domain."""
         peer = (self.session.peer or ("?",))[0]
         domains = self.state.get("relay_domains")
         allowlist = self.state.get("relay_allowlist")
@@ -322,9 +328,12 @@ class GmailSMTP(Conversation, SMTP):
 
         if self.state.get("relay_require_auth") and not authed:
             return self.text("auth_required")
-        if (allowlist and not allowed) or not (allowed or authed) or (authed and not registered(
-                (self.rec["auth_user"] or "").rpartition("@")[2])) or (not authed and not registered(
-                    self.session.host_name)) or not registered(sender.rpartition("@")[2]):
+        if authed:  # an allowed address need not log in, but one that does is judged by its user
+            identified = registered((self.rec["auth_user"] or "").rpartition("@")[2]) and (
+                allowed or not self.state.get("relay_ip_only"))
+        else:
+            identified = allowed and registered(self.session.host_name)
+        if not identified or not registered(sender.rpartition("@")[2]):
             return self.text("relay_denied", peer=peer)
         return None
 
@@ -431,8 +440,8 @@ class GmailSMTP(Conversation, SMTP):
 
     async def on_eom(self, envelope):
         rule = self.state.faults.hit("eom", "smtp")
-        if rule is None and self.relay and self.state.over_relay_quota(envelope.mail_from):
-            return self.text("relay_quota")  # counted per envelope sender
+        if rule is None and self.relay and self.state.over_relay_quota(envelope.mail_from, envelope.rcpt_tos):
+            return self.text("relay_quota")  # messages and unique recipients, counted per envelope sender
         if rule is None and not self.relay and self.state.over_quota(self.rec["auth_user"]):
             return self.text("quota")  # Gmail says it at the end of the data, not at MAIL
         if rule is None:
@@ -461,7 +470,10 @@ class GmailSMTP(Conversation, SMTP):
                       eml=f"{mid}.eml")
         self.state.recorder.save("messages", record, raw)
         self.rec["messages"].append(mid)
-        self.state.count_sent(("relay", envelope.mail_from.lower()) if self.relay else user)
+        if self.relay:
+            self.state.count_relayed(envelope.mail_from, envelope.rcpt_tos)
+        else:
+            self.state.count_sent(user)
 
     # -- authentication ---------------------------------------------------------------
     def _result(self, mechanism: str, user, result: str) -> AuthResult:

@@ -47,6 +47,8 @@ class State:
         self.faults = Faults()
         self.recorder = Recorder(records_dir)
         self.sent = {}  # user -> messages accepted (daily quota)
+        self.relay_rcpts = {}  # envelope sender -> unique recipients through the relay (daily quota)
+        self.relay_times = []  # when the relay accepted each message (peak limit)
         self.logins = {}  # user -> times of recent SMTP logins (throttling)
         self.issued = {}  # access token -> (user, expiry epoch)
         self.trashed = {}  # user -> sequence numbers of the messages moved to Trash over IMAP
@@ -69,6 +71,8 @@ class State:
         with self._lock:
             self.config = build_config(self._base)
             self.sent.clear()
+            self.relay_rcpts.clear()
+            self.relay_times.clear()
             self.logins.clear()
             self.issued.clear()
             self.trashed.clear()
@@ -160,14 +164,34 @@ class State:
             limit = self.config["daily_limit"]
             return limit is not None and self.sent.get(user, 0) >= limit
 
-    def over_relay_quota(self, sender: str) -> bool:
-        """smtp-relay.gmail.com's limit: messages per envelope sender a day."""
+    def over_relay_quota(self, sender: str, rcpts=()) -> bool:
+        """smtp-relay.gmail.com's limits per envelope sender a day: messages, and unique recipients
+        (this message's included; recipients already counted do not count again)."""
+        sender = (sender or "").lower()
         with self._lock:
-            return self.sent.get(("relay", (sender or "").lower()), 0) >= self.config["relay_daily_limit"]
+            if self.sent.get(("relay", sender), 0) >= self.config["relay_daily_limit"]:
+                return True
+            seen = self.relay_rcpts.get(sender, set())
+            return len(seen | {r.lower() for r in rcpts}) > self.config["relay_daily_recipients"]
+
+    def relay_deferred(self) -> bool:
+        """Past relay_peak_limit messages in the last 10 minutes (the whole relay: one organisation here)."""
+        now = time.time()
+        with self._lock:
+            limit = self.config["relay_peak_limit"]
+            self.relay_times = [t for t in self.relay_times if t > now - 600]
+            return limit is not None and len(self.relay_times) >= limit
 
     def count_sent(self, user) -> None:
         with self._lock:
             self.sent[user] = self.sent.get(user, 0) + 1
+
+    def count_relayed(self, sender: str, rcpts) -> None:
+        sender = (sender or "").lower()
+        with self._lock:
+            self.sent[("relay", sender)] = self.sent.get(("relay", sender), 0) + 1
+            self.relay_rcpts.setdefault(sender, set()).update(r.lower() for r in rcpts)
+            self.relay_times.append(time.time())
 
     # -- sessions ---------------------------------------------------------------------
     def open_session(self, protocol: str, listener: str, peer, tls_version=None) -> dict:

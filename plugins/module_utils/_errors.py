@@ -56,10 +56,12 @@ _REMEDIATION = {
     "too_many": "Narrow the search (header, message_id, since) or raise max_messages if that many are meant.",
     "relay_denied": "smtp-relay.gmail.com could not tie this host to your Workspace domain: add the host's public "
     "address to the SMTP relay service's allowed IP addresses (Admin console > Apps > Google Workspace > Gmail > "
-    "Routing > SMTP relay service), or log in with SMTP AUTH; without AUTH the EHLO name (ehlohost) and the "
-    "sender must be in one of your domains.",
+    'Routing > SMTP relay service), or log in with SMTP AUTH (not enough if "Only accept mail from the specified IP '
+    'addresses" is on); without AUTH the EHLO name (ehlohost) and the sender must be in one of your domains.',
     "relay_quota": "The relay's daily limit for this sender (10,000 messages, and 10,000 recipients, in 24 hours) is "
     "reached: wait, or send as other addresses of the domain; nothing was sent.",
+    "relay_peak": "smtp-relay.gmail.com defers your organisation's mail for a while: it passed the relay's peak "
+    "limit (about 319,444 recipients in 10 minutes). Retry later with backoff and spread large sendings over time.",
     "throttled": "Too many logins: back off for some minutes and reuse one session for many messages.",
     "temporary": "Temporary failure at Gmail: retry later with backoff.",
     "quota": "The daily sending limit is reached: stop sending; Gmail lifts the block within 24 hours.",
@@ -98,6 +100,8 @@ _REPLY_RULES = (
     (None, None, r"not enabled for (imap|pop)", "service_disabled"),
     # smtp-relay.gmail.com: before "invalid credentials" (auth), which its text also matches
     (None, None, r"invalid credentials for relay", "relay_denied"),
+    # The relay's peak limit (450 4.2.1) defers for minutes: temporary, not the daily quota below.
+    (None, None, r"peak smtp relay limit", "temporary", "relay_peak"),
     # The relay's daily limit is a quota (send spools it the same way) with its own fix.
     (None, None, r"smtp relay limit", "quota", "relay_quota"),
     (None, None, r"session expired|please login again", "session_expired"),

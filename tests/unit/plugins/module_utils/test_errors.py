@@ -264,3 +264,66 @@ def test_the_workspace_relays_replies_get_their_own_fix(text, enhanced, category
     result = classify(Reply(550, [f"{enhanced} {text}"], enhanced_code=enhanced), "smtp-relay.gmail.com:587", "mail")
     assert (result["category"], result["temporary"]) == (category, False)
     assert fix_words in result["remediation"]
+
+
+RELAY = "smtp-relay.gmail.com:587"
+
+
+def test_the_relays_refusal_of_a_host_it_cannot_tie_to_the_domain_is_relay_denied():
+    """The relay's whole 550-5.7.1 reply, as the emulator sends it (also with relay_ip_only and AUTH)."""
+    reply = smtp(
+        550,
+        "5.7.1 Invalid credentials for relay [203.0.113.5]. The IP address you've",
+        "5.7.1 registered in your Workspace SMTP Relay service doesn't match domain of",
+        "5.7.1 the account this email is being sent from. If you are trying to relay",
+        "5.7.1 mail from a domain that isn't registered under your Workspace account",
+        "5.7.1 or has empty envelope-from, you must configure your mail server",
+        "5.7.1 either to use SMTP AUTH to identify the sending domain or to present",
+        "5.7.1 one of your domain names in the HELO or EHLO command. 12345-abcd - gsmtp",
+    )
+    result = classify(reply, endpoint=RELAY, stage="mail")
+    assert (result["category"], result["code"], result["enhanced_code"], result["temporary"]) == (
+        "relay_denied", 550, "5.7.1", False)
+    assert "allowed IP addresses" in result["remediation"]
+    assert "Only accept mail from the specified IP addresses" in result["remediation"]
+    assert "app password" not in result["remediation"]  # not a credential problem of smtp.gmail.com
+
+
+@pytest.mark.parametrize("limit", ["messages", "unique recipients"])
+def test_the_relays_daily_limit_is_a_quota_with_the_relays_fix(limit):
+    """Google sends the same text for both per-sender limits (10,000 messages, 10,000 unique recipients)."""
+    result = classify(smtp(550, "5.4.5 Daily SMTP relay limit exceeded for user. 12345-abcd - gsmtp"),
+                      endpoint=RELAY, stage="data")
+    assert (result["category"], result["enhanced_code"], result["temporary"]) == ("quota", "5.4.5", False)
+    assert "10,000 recipients" in result["remediation"] and "nothing was sent" in result["remediation"]
+
+
+def test_the_relays_peak_deferral_is_temporary_not_the_daily_quota():
+    """450 4.2.1, Google's text for the organisation's peak limit: retried later, send does not stop for the day."""
+    reply = smtp(
+        450,
+        "4.2.1 Peak SMTP relay limit exceeded for customer. This is a temporary error.",
+        "4.2.1 For more information on SMTP relay limits, please contact your administrator. 12345-abcd - gsmtp",
+    )
+    result = classify(reply, endpoint=RELAY, stage="mail")
+    assert (result["category"], result["code"], result["enhanced_code"], result["temporary"]) == (
+        "temporary", 450, "4.2.1", True)
+    assert "peak" in result["remediation"] and "Retry later" in result["remediation"]
+
+
+@pytest.mark.parametrize("stage", ["greeting", "ehlo", "mail"])
+def test_a_421_from_the_relay_is_temporary_not_a_credential_problem(stage):
+    """421 4.7.0 Try again later, closing connection.: Gmail's generic deferral (the relay's at the HELO stage)."""
+    result = classify(smtp(421, "4.7.0 Try again later, closing connection. (EHLO) 12345-abcd - gsmtp"),
+                      endpoint=RELAY, stage=stage)
+    assert (result["category"], result["code"], result["enhanced_code"], result["temporary"]) == (
+        "temporary", 421, "4.7.0", True)
+    assert "retry later" in result["remediation"]
+
+
+def test_too_many_recipients_at_the_relay_is_not_retried():
+    """100 recipients per transaction at the relay too: the same message would be refused again."""
+    result = classify(smtp(452, "4.5.3 Your message has too many recipients. For more information regarding"),
+                      endpoint=RELAY, stage="rcpt")
+    assert (result["category"], result["temporary"]) == ("recipients", False)
+    assert "100 recipients" in result["remediation"]
