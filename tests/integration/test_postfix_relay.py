@@ -9,6 +9,7 @@ extensions/molecule/postfix_relay*.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,15 @@ BAD_INPUT = {
     "satellite_no_alias": ({"postfix_relay_mode": "satellite", "postfix_relay_hubs": ["relay1"]},
                            "postfix_relay_root_alias or postfix_relay_username"),
     "bad_alias": ({**GOOD, "postfix_relay_sender_aliases": ["noreply"]}, "postfix_relay_sender_aliases must"),
+    # The Workspace relay: no password needs a sender of the domain; the senders must be in the domains.
+    "relay_no_sender": ({"postfix_relay_service": "workspace_relay"},
+                        "postfix_relay_from (or postfix_relay_username) must be an address of your Workspace domain"),
+    "relay_gmail_domain": ({**GOOD, "postfix_relay_service": "workspace_relay"}, "gmail.com is no Workspace domain"),
+    "relay_alias_outside": ({"postfix_relay_service": "workspace_relay", "postfix_relay_from": "alerts@example.com",
+                             "postfix_relay_sender_aliases": ["noreply@example.org"]},
+                            "postfix_relay_from and postfix_relay_sender_aliases must be addresses of your Workspace"
+                            " domains (example.com)"),
+    "bad_service": ({**GOOD, "postfix_relay_service": "smtp-relay"}, "postfix_relay_service"),
 }
 
 
@@ -96,6 +106,7 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
     assert found.keys() == BAD_INPUT.keys(), result.output[-3000:]
     for name, (_dummy, expected) in BAD_INPUT.items():
         assert expected in found[name], (name, found[name])
+        assert ("Workspace domain" in found[name]) == name.startswith("relay_"), (name, found[name])
         assert "Traceback" not in found[name]
     # Nothing ran after the checks: every task seen is argument validation or preflight.
     tasks = {entry["task"] for entry in result.tasks}
@@ -126,6 +137,31 @@ def test_an_untested_system_is_refused_before_anything_is_done(tmp_path):
     ran = [entry["task"].split(" : ")[-1] for entry in result.tasks]
     assert ran[-1] == "Refuse a system the role is not tested on", ran
     assert not any(name.startswith("Look at") for name in ran)
+
+
+def test_relay_without_password_needs_a_helo_name_in_the_domains(tmp_path):
+    """Checked after the facts (the default HELO name is the FQDN), before anything is looked at or changed."""
+    relay = {"postfix_relay_service": "workspace_relay", "postfix_relay_from": "alerts@example.com"}
+    hosts = {"outside": {**relay, "postfix_relay_myhostname": "web1.example.org"},
+             "extra": {**relay, "postfix_relay_myhostname": "web1.example.com",
+                       "postfix_relay_main_cf_extra": {"smtp_helo_name": "mail.example.org"}},
+             "auth": {**relay, "postfix_relay_myhostname": "web1.example.org",
+                      "postfix_relay_username": "alerts@example.com", "postfix_relay_password": SECRET,
+                      "postfix_relay_test_to": "x"}}
+    play = [{"hosts": "all", "gather_facts": False, "roles": ["mailops.gmail.postfix_relay"]}]
+    result = run_playbook(tmp_path, play, hosts=hosts)
+    found = failures(result)
+    assert found["outside"].startswith("postfix_relay_myhostname (web1.example.org, the HELO name) is not in your "
+                                       "Workspace domains (example.com)"), found
+    assert found["extra"].startswith("postfix_relay_main_cf_extra.smtp_helo_name (mail.example.org, the HELO name)")
+    # With a password the relay knows the domain by the login: the HELO name is free (this host then
+    # fails on the next check, the bad test address, to stop before anything is done).
+    assert "postfix_relay_test_to must" in found["auth"] and "HELO" not in found["auth"], found
+    ran = {entry["task"].split(" : ")[-1] for entry in result.tasks}
+    assert ran <= {"Check the role's variables", "Gather the facts the role needs",
+                   "Check that the Workspace relay can tell the domain by the HELO name"} | {
+                       name for name in ran if "alidat" in name}, ran
+    assert SECRET not in result.output
 
 
 def test_password_never_printed_on_refusal(tmp_path):
@@ -162,11 +198,19 @@ RENDER["hub"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_da
                  "postfix_relay_sender_aliases": ["noreply@example.com"],
                  "postfix_relay_revoked_certificates": [REVOKED]}
 RENDER["hub_nolimit"] = {**GOOD, **FLEET, "postfix_relay_mode": "hub", "postfix_relay_daily_limit": 0}
+# The Workspace relay: known by address (no secret on the host), and a hub that logs in.
+RENDER["relay"] = {"postfix_relay_service": "workspace_relay", "postfix_relay_from": "alerts@example.com",
+                   "postfix_relay_domains": ["example.com", "example.test"]}
+RENDER["relay_hub"] = {**FLEET, "postfix_relay_service": "workspace_relay", "postfix_relay_mode": "hub",
+                       "postfix_relay_username": "alerts@example.com", "postfix_relay_password": SECRET}
 # A satellite gets the address (for root's mail) but no password.
 RENDER["satellite"] = {**FLEET, "postfix_relay_mode": "satellite", "postfix_relay_username": "ops.alerts@gmail.com",
                        "postfix_relay_hubs": ["relay1.example.net", "relay2.example.net", "relay3.example.net"]}
 TEMPLATES = ("main.cf", "master.cf", "sasl_passwd", "sender_canonical", "recipient_canonical", "mailops-budget.conf",
-             "revoked")
+             "revoked", "relay_replies")
+# Written only where the role writes them.
+WRITTEN_WHEN = {"sasl_passwd": "__postfix_relay_has_credential | bool",
+                "relay_replies": "__postfix_relay_to_relay | bool"}
 
 
 @pytest.fixture(scope="module")
@@ -180,8 +224,7 @@ def rendered(tmp_path_factory):
                 "dest": str(tmp_path) + "/{{ inventory_hostname }}/" + name,
                 "mode": "0600",
             },
-            # Written only where the role writes it.
-            **({"when": "postfix_relay_mode != 'satellite'"} if name == "sasl_passwd" else {}),
+            **({"when": WRITTEN_WHEN[name]} if name in WRITTEN_WHEN else {}),
         }
         for name in TEMPLATES
     ]
@@ -379,3 +422,55 @@ def test_satellite_relays_to_its_hubs_with_a_certificate_and_no_secret(rendered,
     assert _lookup(recipients, "root@relay.example.test") == "ops.alerts@gmail.com"
     with pytest.raises(FileNotFoundError):
         rendered("satellite", "sasl_passwd")
+
+
+RELAY_DENIED = """550-5.7.1 Invalid credentials for relay [192.0.2.7]. The IP address you've
+550-5.7.1 registered in your Workspace SMTP Relay service doesn't match domain of
+550 5.7.1 one of your domain names in the HELO or EHLO command. d9443c01a7336-2 - gsmtp"""
+
+
+def _filter(pairs, line):
+    """A Postfix regexp smtp_reply_filter applied to one reply line (${1} as Python's \\g<1>)."""
+    for pattern, result in pairs:
+        match = pattern.search(line)
+        if match:
+            return match.expand(re.sub(r"\$\{(\d)\}", r"\\g<\1>", result))
+    return line
+
+
+def test_relay_by_address_holds_no_secret_and_asks_for_the_relay_by_name(rendered):
+    main = _params(rendered("relay", "main.cf"))
+    assert main["relayhost"] == "[smtp-relay.gmail.com]:587"
+    assert main["smtp_sasl_auth_enable"] == "no" and "smtp_sasl_password_maps" not in main
+    assert (main["smtp_tls_security_level"], main["smtp_tls_servername"]) == ("secure", "hostname")
+    assert main["smtp_reply_filter"] == "regexp:/etc/postfix/relay_replies"
+    with pytest.raises(FileNotFoundError):
+        rendered("relay", "sasl_passwd")
+    senders = _regexp_map(rendered("relay", "sender_canonical"))
+    assert _lookup(senders, "root@relay.example.test") == "alerts@example.com"
+    recipients = _regexp_map(rendered("relay", "recipient_canonical"))
+    assert _lookup(recipients, "root@relay.example.test") == "alerts@example.com"  # no username: root's mail to From
+
+
+def test_relay_refusals_of_a_setting_keep_the_mail_queued(rendered):
+    """The relay's 550 5.7.1 and its daily limit become 4xx (Postfix takes the code of the last line); others stay."""
+    pairs = _regexp_map(rendered("relay", "relay_replies"))
+    lines = [_filter(pairs, line) for line in RELAY_DENIED.splitlines()]
+    assert [line[:10] for line in lines] == ["450-4.7.1 ", "450-4.7.1 ", "450 4.7.1 "], lines
+    assert lines[0].endswith("Invalid credentials for relay [192.0.2.7]. The IP address you've")
+    assert _filter(pairs, "550 5.4.5 Daily SMTP relay limit exceeded for user. x - gsmtp").startswith(
+        "450 4.4.5 Daily SMTP relay limit exceeded")
+    for other in ("550-5.1.1 The email account that you tried to reach does not exist.", "250 2.1.0 OK x - gsmtp",
+                  "552-5.3.4 Your message exceeded Google's message size limits."):
+        assert _filter(pairs, other) == other
+
+
+def test_relay_hub_logs_in_and_its_budget_is_the_relays(rendered):
+    main = _params(rendered("relay_hub", "main.cf"))
+    assert main["relayhost"] == "[smtp-relay.gmail.com]:587"
+    assert main["smtp_sasl_auth_enable"] == "yes" and main["smtp_tls_servername"] == "hostname"
+    lines = [line for line in rendered("relay_hub", "sasl_passwd").splitlines() if not line.startswith("#")]
+    assert lines == [f"[smtp-relay.gmail.com]:587 alerts@example.com:{SECRET}"]
+    assert "limit = 9000" in rendered("relay_hub", "mailops-budget.conf").splitlines()
+    default = _params(rendered("default", "main.cf"))
+    assert "smtp_reply_filter" not in default and "smtp_tls_servername" not in default
