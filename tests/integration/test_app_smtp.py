@@ -2,11 +2,12 @@
 # Copyright: mailops.gmail contributors
 """Container-free tests of the app_smtp role.
 
-Every preset is rendered by the role itself (ansible-playbook on localhost) for port 587, port 465
-and the local relay; each file is read back with the format's own parser and its TLS flags are
-checked against the port. Django sends real mail to the in-process emulator with the rendered
-settings module, unedited. Alertmanager, s-nail and the config checkers (amtool, php -l,
-ruby -c, xmllint) run in the molecule scenario extensions/molecule/app_smtp.
+Every preset is rendered by the role itself (ansible-playbook on localhost) for port 587, port 465,
+the local relay and the Workspace relay (with and without a login); each file is read back with the
+format's own parser and its TLS flags are checked against the port. Django sends real mail to the
+in-process emulator with the rendered settings module, unedited, to smtp.gmail.com and to its
+smtp-relay.gmail.com. Alertmanager, s-nail and the config checkers (amtool, php -l, ruby -c, xmllint)
+run in the molecule scenario extensions/molecule/app_smtp.
 """
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ USER = "ops.alerts@gmail.com"
 PRESETS = ["django", "dotenv", "grafana", "alertmanager", "gitlab", "gitea", "nextcloud", "mastodon",
            "thunderbird_autoconfig", "s_nail"]
 OPTIONS = {"alertmanager": {"to": "oncall@example.com"}, "thunderbird_autoconfig": {"domain": "example.com"}}
+EHLO = "web1.example.com"
+EHLO_OPTIONS = {"alertmanager": {"hello": EHLO}, "gitea": {"helo_hostname": EHLO}, "grafana": {"ehlo_identity": EHLO}}
 ACCOUNT = {"app_smtp_username": USER, "app_smtp_password": SECRET}
+WORKSPACE_USER, WORKSPACE_PW = "alerts@example.com", "wxyzwxyzwxyzwxyz"  # the emulator's Workspace user
+# The Workspace relay by IP allowlist: no login, so no username or password anywhere.
+RELAY = {"app_smtp_service": "workspace_relay", "app_smtp_username": "", "app_smtp_password": "",
+         "app_smtp_from": WORKSPACE_USER}
+ABSENT = object()  # in EXPECTED: the setting must not be in the file
 
 
 def apply_role(tmp_path: Path, hosts: dict, extra_args=()):
@@ -47,16 +55,21 @@ def apply_role(tmp_path: Path, hosts: dict, extra_args=()):
                             prefix=root.prefix)
 
 
-def configs(out: Path, via: str = "gmail") -> list:
-    return [{"preset": p, "dest": str(out / p), "via": via, "options": OPTIONS.get(p, {})}
-            for p in PRESETS if not (via == "local_relay" and p == "thunderbird_autoconfig")]
+def configs(out: Path, via: str = "gmail", relay: bool = False) -> list:
+    """Every preset but the autoconfig where it is refused (a local relay, the Workspace relay); for the
+    Workspace relay with the EHLO name set where the application has a setting for it."""
+    return [{"preset": p, "dest": str(out / p), "via": via,
+             "options": {**OPTIONS.get(p, {}), **(EHLO_OPTIONS.get(p, {}) if relay else {})}}
+            for p in PRESETS if not ((via == "local_relay" or relay) and p == "thunderbird_autoconfig")]
 
 
-# host -> (extra variables, TLS mode the files must carry)
+# host -> (extra variables, the EXPECTED key the files must match)
 VARIANTS = {
     "port587": ({"app_smtp_port": 587}, "starttls"),
     "port465": ({"app_smtp_port": 465}, "tls"),
     "relay": ({}, "none"),
+    "workspace": (RELAY, "workspace"),
+    "workspace_auth": ({**RELAY, "app_smtp_username": WORKSPACE_USER, "app_smtp_password": SECRET}, "workspace_auth"),
 }
 
 
@@ -69,7 +82,7 @@ def rendered(tmp_path_factory):
         dirs[name] = base / name
         dirs[name].mkdir()
         via = "local_relay" if name == "relay" else "gmail"
-        hosts[name] = {**ACCOUNT, **extra, "app_smtp_configs": configs(dirs[name], via)}
+        hosts[name] = {**ACCOUNT, **extra, "app_smtp_configs": configs(dirs[name], via, name.startswith("workspace"))}
     proc = apply_role(base, hosts)
     assert proc.rc == 0, proc.output
     assert SECRET not in proc.output
@@ -156,7 +169,8 @@ EXPECTED = {
         "none": {"SMTP_PORT": "25", "SMTP_SECURITY": "none", "SMTP_PASSWORD": "", "SMTP_HOST": "127.0.0.1"},
     },
     "grafana": {
-        "starttls": {"host": "smtp.gmail.com:587", "startTLS_policy": "MandatoryStartTLS", "skip_verify": "false"},
+        "starttls": {"host": "smtp.gmail.com:587", "startTLS_policy": "MandatoryStartTLS", "skip_verify": "false",
+                     "ehlo_identity": ABSENT},
         "tls": {"host": "smtp.gmail.com:465", "startTLS_policy": "NoStartTLS", "skip_verify": "false"},
         "none": {"host": "127.0.0.1:25", "startTLS_policy": "NoStartTLS"},
     },
@@ -167,7 +181,7 @@ EXPECTED = {
         "none": {"smtp_port": 25, "smtp_address": "127.0.0.1", "smtp_tls": False, "smtp_enable_starttls_auto": False},
     },
     "gitea": {
-        "starttls": {"PROTOCOL": "smtp+starttls", "SMTP_PORT": "587", "PASSWD": f"`{SECRET}`"},
+        "starttls": {"PROTOCOL": "smtp+starttls", "SMTP_PORT": "587", "PASSWD": f"`{SECRET}`", "HELO_HOSTNAME": ABSENT},
         "tls": {"PROTOCOL": "smtps", "SMTP_PORT": "465"},
         "none": {"PROTOCOL": "smtp", "SMTP_PORT": "25", "SMTP_ADDR": "127.0.0.1"},
     },
@@ -203,11 +217,49 @@ def flatten_alertmanager(doc: dict) -> dict:
 
 EXPECTED["alertmanager"] = {
     "starttls": {"smtp_smarthost": "smtp.gmail.com:587", "smtp_require_tls": True, "smtp_auth_password": SECRET,
-                 "to": "oncall@example.com"},
+                 "to": "oncall@example.com", "smtp_hello": ABSENT},
     # Alertmanager 0.25 dials TLS itself on 465 and would demand STARTTLS on top if this were true.
     "tls": {"smtp_smarthost": "smtp.gmail.com:465", "smtp_require_tls": False},
     "none": {"smtp_smarthost": "127.0.0.1:25", "smtp_require_tls": False},
 }
+
+# smtp-relay.gmail.com on 587 with STARTTLS, by IP allowlist: authentication off, no credentials at all.
+RELAY_HOST = "smtp-relay.gmail.com"
+WORKSPACE = {
+    "django": {"EMAIL_HOST": RELAY_HOST, "EMAIL_PORT": 587, "EMAIL_USE_TLS": True, "EMAIL_USE_SSL": False,
+               "EMAIL_HOST_USER": "", "EMAIL_HOST_PASSWORD": "", "SERVER_EMAIL": WORKSPACE_USER},
+    "dotenv": {"SMTP_HOST": RELAY_HOST, "SMTP_PORT": "587", "SMTP_SECURITY": "starttls", "SMTP_STARTTLS": "true",
+               "SMTP_TLS": "false", "SMTP_USERNAME": "", "SMTP_PASSWORD": ""},
+    "grafana": {"host": f"{RELAY_HOST}:587", "startTLS_policy": "MandatoryStartTLS", "skip_verify": "false",
+                "user": ABSENT, "password": ABSENT, "from_address": WORKSPACE_USER, "ehlo_identity": EHLO},
+    "alertmanager": {"smtp_smarthost": f"{RELAY_HOST}:587", "smtp_require_tls": True, "smtp_auth_username": ABSENT,
+                     "smtp_auth_password": ABSENT, "smtp_from": WORKSPACE_USER, "smtp_hello": EHLO},
+    "gitlab": {"smtp_address": RELAY_HOST, "smtp_port": 587, "smtp_enable_starttls_auto": True, "smtp_tls": False,
+               "smtp_openssl_verify_mode": "peer", "smtp_authentication": ABSENT, "smtp_user_name": ABSENT,
+               "smtp_password": ABSENT, "smtp_domain": "example.com"},
+    "gitea": {"PROTOCOL": "smtp+starttls", "SMTP_ADDR": RELAY_HOST, "SMTP_PORT": "587", "USER": ABSENT,
+              "PASSWD": ABSENT, "HELO_HOSTNAME": EHLO},
+    "nextcloud": {"mail_smtphost": RELAY_HOST, "mail_smtpport": 587, "mail_smtpsecure": "tls", "mail_smtpauth": False,
+                  "mail_smtpauthtype": ABSENT, "mail_smtpname": ABSENT, "mail_smtppassword": ABSENT,
+                  "mail_domain": "example.com"},
+    "mastodon": {"SMTP_SERVER": RELAY_HOST, "SMTP_PORT": "587", "SMTP_ENABLE_STARTTLS": "always", "SMTP_TLS": "false",
+                 "SMTP_AUTH_METHOD": "none", "SMTP_LOGIN": "", "SMTP_PASSWORD": "", "SMTP_OPENSSL_VERIFY_MODE": "peer"},
+    "s_nail": {"mta": f"smtp://{RELAY_HOST}:587", "smtp-auth": "none", "smtp-use-starttls": "", "tls-verify": "strict"},
+}
+# The same relay with SMTP AUTH by a Workspace user: the login is back, and the files hold the password.
+WORKSPACE_AUTH = {
+    "django": {"EMAIL_HOST": RELAY_HOST, "EMAIL_HOST_USER": WORKSPACE_USER, "EMAIL_HOST_PASSWORD": SECRET},
+    "dotenv": {"SMTP_HOST": RELAY_HOST, "SMTP_USERNAME": WORKSPACE_USER, "SMTP_PASSWORD": SECRET},
+    "grafana": {"host": f"{RELAY_HOST}:587", "user": WORKSPACE_USER},
+    "alertmanager": {"smtp_smarthost": f"{RELAY_HOST}:587", "smtp_auth_username": WORKSPACE_USER},
+    "gitlab": {"smtp_address": RELAY_HOST, "smtp_user_name": WORKSPACE_USER, "smtp_authentication": "login"},
+    "gitea": {"SMTP_ADDR": RELAY_HOST, "USER": WORKSPACE_USER},
+    "nextcloud": {"mail_smtphost": RELAY_HOST, "mail_smtpauth": True, "mail_smtpname": WORKSPACE_USER},
+    "mastodon": {"SMTP_SERVER": RELAY_HOST, "SMTP_LOGIN": WORKSPACE_USER, "SMTP_AUTH_METHOD": "plain"},
+    "s_nail": {"mta": f"smtp://alerts%40example.com:{SECRET}@{RELAY_HOST}:587", "smtp-auth": "plain"},
+}
+for _preset, _settings in WORKSPACE.items():
+    EXPECTED[_preset].update(workspace=_settings, workspace_auth=WORKSPACE_AUTH[_preset])
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -222,9 +274,14 @@ def test_preset_parses_with_tls_right_for_port(rendered, preset, variant):
     if preset == "alertmanager":
         settings = flatten_alertmanager(settings)
     for key, value in EXPECTED[preset][mode].items():
+        if value is ABSENT:
+            assert key not in settings, f"{preset} {variant}: {key} is set, want it absent"
+            continue
         assert settings.get(key) == value, f"{preset} {variant}: {key}={settings.get(key)!r}, want {value!r}"
     holds_secret = SECRET in path.read_text()
-    assert holds_secret == (mode != "none" and preset != "thunderbird_autoconfig")
+    assert holds_secret == (mode not in ("none", "workspace") and preset != "thunderbird_autoconfig")
+    if mode == "workspace":  # by address: no account of any kind in the file
+        assert USER not in path.read_text()
     assert path.stat().st_mode & 0o777 == (0o600 if holds_secret else 0o644)
     assert path.read_text().count("Ansible managed") == 1
 
@@ -272,6 +329,28 @@ BAD_INPUT = {
     "bad_via": ({"app_smtp_configs": [{"preset": "django", "dest": "DIR/d", "via": "sendmail"}]}, "via"),
     "validate_missing_tool": ({"app_smtp_configs": [{"preset": "nextcloud", "dest": "DIR/n", "validate": True}]},
                               "app_smtp_configs[0].validate is true but /usr/bin/php"),
+    "unknown_service": ({"app_smtp_service": "sendgrid"},
+                        "value of app_smtp_service must be one of: gmail, workspace_relay, got: sendgrid"),
+    "relay_from_outside": ({**RELAY, "app_smtp_from": "ops@other.example", "app_smtp_domains": ["example.com"]},
+                           "app_smtp_from (ops@other.example) is not in your Workspace domains (example.com)"),
+    "relay_gmail_from": ({**RELAY, "app_smtp_from": USER},
+                         "app_smtp_from gives the domain gmail.com, but smtp-relay.gmail.com is for Google Workspace"),
+    "relay_gmail_domains": ({**RELAY, "app_smtp_domains": ["example.com", "GMail.com"]},
+                            "app_smtp_domains gives the domain gmail.com"),
+    "relay_no_sender": ({**RELAY, "app_smtp_from": ""},
+                        "With app_smtp_service workspace_relay, set app_smtp_from (an address of your Workspace"
+                        " domain) or app_smtp_domains"),
+    # The site's Gmail account and app password, left to the relay: it takes AUTH only from its domains' users.
+    "relay_gmail_login": ({**RELAY, "app_smtp_username": USER, "app_smtp_password": SECRET},
+                          "app_smtp_username (ops.alerts@gmail.com) must be the full address of a user of your"
+                          " Workspace domains (example.com) when app_smtp_password is set"),
+    "relay_autoconfig_refused": ({**RELAY, "app_smtp_configs": [{"preset": "thunderbird_autoconfig", "dest": "DIR/t",
+                                                                 "options": {"domain": "example.com"}}]},
+                                 "app_smtp_configs[0] (thunderbird_autoconfig -> DIR/t): not with app_smtp_service"
+                                 " workspace_relay: the autoconfig tells people's mail clients where to send"),
+    "option_crlf": ({"app_smtp_configs": [{"preset": "gitea", "dest": "DIR/i",
+                                           "options": {"helo_hostname": "web1\nPASSWD = x"}}]},
+                    "options.helo_hostname must not contain a line break or any of `"),
 }
 
 
@@ -290,7 +369,9 @@ def test_bad_input_is_refused_with_the_variable_named(tmp_path):
             continue  # the check needs a host without PHP; the molecule host has it and validates
         assert recap.get(name) == "1", f"{name} did not fail: {recap}"
         assert text.replace("DIR", str(tmp_path)) in output, f"{name}: {text!r} not in output"
-    assert not any(tmp_path.glob("django")) and not (tmp_path / "g").exists()
+    dests = {tmp_path / "django"} | {Path(c["dest"].replace("DIR", str(tmp_path))) for variables, _text
+                                     in BAD_INPUT.values() for c in variables.get("app_smtp_configs", [])}
+    assert [d for d in dests if d.is_absolute() and d.exists()] == []
 
 
 def test_check_mode_then_apply_then_idempotent(tmp_path):
@@ -341,6 +422,9 @@ sys.path.insert(0, sys.argv[1])
 import mail_settings
 settings.configure(**{k: v for k, v in vars(mail_settings).items() if k.isupper()})
 django.setup()
+if len(sys.argv) > 3:  # the name Django gives in EHLO, socket.getfqdn() otherwise: a host of that name
+    from django.core.mail.utils import DNS_NAME
+    DNS_NAME._fqdn = sys.argv[3]
 from django.core.mail import send_mail
 send_mail(sys.argv[2], "sent by Django with the settings app_smtp rendered", None, ["dest@example.com"])
 """
@@ -384,3 +468,33 @@ def test_django_refuses_an_unverified_server(gmail_emulator, tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert sent.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in sent.stderr
     assert not [m for m in gmail_emulator.messages() if m["subject"] == "unverified"]
+
+
+def test_django_sends_through_the_workspace_relay_by_address(gmail_emulator, tmp_path):
+    """No login, no secret on the host: the relay takes the mail from an allowlisted address when the
+    sender and the EHLO name (Django's is the host's FQDN) are in the domain, and refuses another name."""
+    emu = gmail_emulator
+    emu.set(relay_allowlist=["127.0.0.0/8"])
+    app = tmp_path / "app"
+    app.mkdir()
+    # The relay's own port: smtplib connects by address here, so no SNI tells the relay apart.
+    hosts = {"django": {**RELAY, "app_smtp_host": "127.0.0.1", "app_smtp_port": emu.smtp_relay_port,
+                        "app_smtp_security": "starttls",
+                        "app_smtp_configs": [{"preset": "django", "dest": str(app / "mail_settings.py")}]}}
+    proc = apply_role(tmp_path, hosts)
+    assert proc.rc == 0, proc.output
+    rendered = app / "mail_settings.py"
+    assert rendered.stat().st_mode & 0o777 == 0o644  # nothing secret in it
+    assert parse("django", rendered)["EMAIL_HOST_USER"] == ""
+    env = dict(os.environ, SSL_CERT_FILE=emu.ca_file)
+    for name, subject in (("web1.example.com", "django via the relay"), ("web1.internal", "outside the domain")):
+        sent = subprocess.run([sys.executable, "-c", DJANGO_SEND, str(app), subject, name], check=False, env=env,
+                              capture_output=True, text=True, timeout=60)
+        if name == "web1.internal":
+            assert sent.returncode != 0 and "Invalid credentials for relay [127.0.0.1]" in sent.stderr, sent.stderr
+        else:
+            assert sent.returncode == 0, sent.stderr
+    [message] = emu.messages()
+    assert (message["subject"], message["service"], message["auth_user"]) == ("django via the relay", "relay", None)
+    assert message["mail_from"] == WORKSPACE_USER and message["tls_version"] in ("TLSv1.2", "TLSv1.3")
+    assert "from web1.example.com ([127.0.0.1])" in dict(message["headers"])["Received"]
