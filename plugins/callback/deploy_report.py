@@ -13,11 +13,19 @@ description:
     the controller, per-host ok/changed/failed/unreachable/skipped counts and every failed task with its host and
     its C(msg), as text and HTML.
   - Never includes module arguments, and nothing of a task or result under C(no_log).
-  - Sends over verified TLS with AUTH (app password) or XOAUTH2 (access token or OAuth refresh token), or to a local
-    relay without credentials (O(security=none)), through the same code as the P(mailops.gmail.send#module) module.
+  - Sends over verified TLS with AUTH (app password) or XOAUTH2 (access token, OAuth refresh token, or a Workspace
+    service account's key), or to a local relay without credentials (O(security=none)), through the same code as the
+    P(mailops.gmail.send#module) module.
+  - With O(service=workspace_relay) it sends through Google Workspace's SMTP relay, which can know the controller by
+    its address, so that no credential is needed at all; the relay's rules (sender and EHLO name in O(domains)) are
+    checked before connecting, as by the module.
   - If the mail cannot be sent, the run is not disturbed - a warning is shown and the report is written as an
     C(.eml) file to O(spool_dir) (send it later with P(mailops.gmail.send#module) and C(flush_spool)).
   - Secrets are read only from environment variables or a file of mode 0600, never from C(ansible.cfg).
+  - A bad option never breaks the run either. What the callback checks itself (the connection, the credentials,
+    the Workspace relay's rules, O(service)) gives one warning that names the option and the fix, and the report is
+    spooled; a value Ansible refuses when it loads the callback (a wrong type, or a value of O(when) or O(security)
+    not among the choices) makes Ansible skip the callback with its own warning.
 requirements:
   - Enable it with C(callbacks_enabled = mailops.gmail.deploy_report) in C(ansible.cfg) or
     E(ANSIBLE_CALLBACKS_ENABLED).
@@ -61,7 +69,9 @@ options:
     env:
       - name: MAILOPS_GMAIL_REPORT_SUBJECT
   username:
-    description: The Gmail account; required unless O(security=none).
+    description:
+      - The Gmail or Workspace account; required with a credential (O(password), O(password_file), O(access_token)
+        or the oauth options), so not for a local relay (O(security=none)) nor for the Workspace relay by address.
     type: str
     ini:
       - {section: callback_deploy_report, key: username}
@@ -97,6 +107,24 @@ options:
   oauth_refresh_token:
     description: OAuth refresh token. Only from E(MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN), read like O(password).
     type: str
+  oauth_service_account_file:
+    description:
+      - A Google Workspace service account's JSON key file (domain-wide delegation for V(https://mail.google.com/)),
+        instead of a password or a refresh token. The report is sent as O(oauth_subject) with an access token the
+        key signs for (the JWT-bearer grant).
+      - Refused, with a warning, unless its mode is 0600 or stricter, as by the modules.
+    type: path
+    ini:
+      - {section: callback_deploy_report, key: oauth_service_account_file}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_SERVICE_ACCOUNT_FILE
+  oauth_subject:
+    description: The Workspace user the service account acts as; defaults to O(username).
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: oauth_subject}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_OAUTH_SUBJECT
   oauth_token_uri:
     description: The OAuth token endpoint.
     type: str
@@ -105,10 +133,42 @@ options:
       - {section: callback_deploy_report, key: oauth_token_uri}
     env:
       - name: MAILOPS_GMAIL_REPORT_OAUTH_TOKEN_URI
-  host:
-    description: The SMTP server.
+  service:
+    description:
+      - V(gmail) is smtp.gmail.com with the account's credential.
+      - V(workspace_relay) is Google Workspace's SMTP relay, smtp-relay.gmail.com. When its settings allow the
+        controller's public address, no credential is needed - without one, O(ehlo_name) must be in one of
+        O(domains), and the sender always must be. O(security=none) is refused with it.
+      - Other values are refused with a warning (not by Ansible, which would drop the report).
     type: str
-    default: smtp.gmail.com
+    default: gmail
+    ini:
+      - {section: callback_deploy_report, key: service}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_SERVICE
+  domains:
+    description:
+      - With O(service=workspace_relay), your Workspace domains; by default the domain of O(username), else of
+        O(sender). gmail.com is refused.
+    type: list
+    elements: str
+    ini:
+      - {section: callback_deploy_report, key: domains}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_DOMAINS
+  ehlo_name:
+    description:
+      - The name given in EHLO; by default, with O(service=workspace_relay) and no credential, the controller's
+        fully qualified name (the relay then tells your domain by it), otherwise the SMTP library's default.
+    type: str
+    ini:
+      - {section: callback_deploy_report, key: ehlo_name}
+    env:
+      - name: MAILOPS_GMAIL_REPORT_EHLO_NAME
+  host:
+    description:
+      - The SMTP server. Default V(smtp.gmail.com), with O(service=workspace_relay) V(smtp-relay.gmail.com).
+    type: str
     ini:
       - {section: callback_deploy_report, key: host}
     env:
@@ -201,6 +261,7 @@ options:
 """
 
 import os
+import re
 import socket
 import stat
 import time
@@ -208,10 +269,18 @@ import time
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
+from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
+    SERVICES,
+    check_connection_params,
+    check_relay_sender,
+    check_submission,
+    relay_domains,
+)
 from ansible_collections.mailops.gmail.plugins.module_utils._message import build_message
+from ansible_collections.mailops.gmail.plugins.module_utils._oauth import DEFAULT_TOKEN_URI
 from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
 from ansible_collections.mailops.gmail.plugins.module_utils._report import build_report, should_send
-from ansible_collections.mailops.gmail.plugins.module_utils._validate import resolve_security
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError
 
 HIDDEN = "(hidden: no_log)"
 # Secrets are read from the environment here, not declared as the options' sources, because
@@ -221,8 +290,22 @@ SECRET_ENV = {"password": "MAILOPS_GMAIL_REPORT_PASSWORD", "access_token": "MAIL
               "oauth_refresh_token": "MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN"}
 
 
+# The send module's parameter names in module_utils' messages, and this callback's options for them.
+_OPTION_NAMES = (
+    (re.compile(r"\boauth\.(client_id|client_secret|refresh_token|service_account_file|subject|token_uri)\b"),
+     r"oauth_\1"),
+    (re.compile(r"\behlohost\b"), "ehlo_name"),
+)
+
+
 def _secret(name):
     return os.environ.get(SECRET_ENV[name]) or None
+
+
+def _in_option_names(message):
+    for pattern, name in _OPTION_NAMES:
+        message = pattern.sub(name, message)
+    return message
 
 
 class ReportNotSent(Exception):
@@ -277,7 +360,9 @@ class CallbackModule(CallbackBase):
             [msg] = build_message({"to": self.get_option("to"), "sender": self.get_option("sender"),
                                    "subject": subject, "body": text, "html_body": page},
                                   default_sender=self.get_option("username"))
-            self._send(msg, self._params())
+            self._send(msg, self._params(msg))
+        except ParameterError as exc:  # the module's wording, in this callback's option names
+            self._spool(msg, subject, text, page, _in_option_names(str(exc)))
         except Exception as exc:
             self._spool(msg, subject, text, page, exc)
 
@@ -292,38 +377,69 @@ class CallbackModule(CallbackBase):
         with open(path, encoding="utf-8") as handle:
             return handle.readline().strip()
 
-    def _params(self):
-        port = self.get_option("port")
-        security = resolve_security(port, self.get_option("security"))
-        params = {"username": self.get_option("username"), "host": self.get_option("host"), "port": port,
-                  "ca_file": self.get_option("ca_file"), "timeout": self.get_option("timeout"), "ehlohost": None,
-                  "security": security, "password": _secret("password") or self._secret_from_file(),
-                  "access_token": _secret("access_token"), "oauth": None,
-                  "imap_host": self.get_option("imap_host"), "imap_port": self.get_option("imap_port")}
-        if _secret("oauth_refresh_token"):
-            params["oauth"] = {"client_id": self.get_option("oauth_client_id"),
-                               "client_secret": _secret("oauth_client_secret"),
-                               "refresh_token": _secret("oauth_refresh_token"),
-                               "token_uri": self.get_option("oauth_token_uri")}
-        has_secret = params["password"] or params["access_token"] or params["oauth"]
-        if security == "none" and has_secret:
-            raise ReportNotSent("security=none is only for a local relay without credentials")
-        if security != "none" and not (has_secret and params["username"]):
-            raise ReportNotSent("no credentials: set username and MAILOPS_GMAIL_REPORT_PASSWORD (or password_file, "
-                                "MAILOPS_GMAIL_REPORT_ACCESS_TOKEN, or the oauth options)")
+    def _oauth(self):
+        """The send module's oauth dict from the options: a refresh-token grant or a service account's key."""
+        refresh_token, key_file = _secret("oauth_refresh_token"), self.get_option("oauth_service_account_file")
+        if refresh_token and key_file:
+            raise ReportNotSent("MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN and oauth_service_account_file are both "
+                                "set: keep one of the two")
+        if refresh_token and not (self.get_option("oauth_client_id") and _secret("oauth_client_secret")):
+            raise ReportNotSent("MAILOPS_GMAIL_REPORT_OAUTH_REFRESH_TOKEN needs oauth_client_id and "
+                                "MAILOPS_GMAIL_REPORT_OAUTH_CLIENT_SECRET too")
+        if not (refresh_token or key_file):
+            return None
+        oauth = dict.fromkeys(("client_id", "client_secret", "refresh_token", "service_account_file",
+                               "service_account_key", "subject"))
+        oauth["token_uri"] = self.get_option("oauth_token_uri") or DEFAULT_TOKEN_URI
+        if key_file:
+            # The subject defaults to username later (_credentials.credentials_until), as in the module.
+            oauth.update(service_account_file=key_file, subject=self.get_option("oauth_subject"))
+        else:
+            oauth.update(client_id=self.get_option("oauth_client_id"), client_secret=_secret("oauth_client_secret"),
+                         refresh_token=refresh_token)
+        return oauth
+
+    def _params(self, msg):
+        """The send module's connection parameters, checked by the same code (module_utils._credentials)
+        and by the rules the module adds (plugins/modules/send.py check_params, check_relay_senders)."""
+        service = self.get_option("service") or "gmail"
+        if service not in SERVICES:
+            raise ReportNotSent(f"service={service} is unknown: set service to gmail (smtp.gmail.com) or "
+                                "workspace_relay (smtp-relay.gmail.com)")
+        credentials = {"password": _secret("password") or self._secret_from_file(),
+                       "access_token": _secret("access_token"), "oauth": self._oauth()}
+        given = [name for name, value in credentials.items() if value]
+        if len(given) > 1:
+            raise ReportNotSent(f"more than one credential is set ({', '.join(given)}): keep one of password (or "
+                                "password_file), access_token and the oauth options")
+        params = dict(credentials, username=self.get_option("username"), sender=msg.sender, service=service,
+                      domains=self.get_option("domains"), host=self.get_option("host"), port=self.get_option("port"),
+                      security=self.get_option("security"), ehlohost=self.get_option("ehlo_name"),
+                      ca_file=self.get_option("ca_file"), timeout=self.get_option("timeout"),
+                      imap_host=self.get_option("imap_host"), imap_port=self.get_option("imap_port"))
+        params["security"] = security = check_connection_params(params)
+        check_submission(params, security, credentials="password (MAILOPS_GMAIL_REPORT_PASSWORD or password_file), "
+                                                       "access_token or the oauth options")
+        if service == "workspace_relay":
+            check_relay_sender(msg.sender, relay_domains(params))
         return params
 
     def _send(self, msg, params):
         make_submitter, make_confirmer = session_factories(params, params["security"],
                                                            retries=self.get_option("retries"))
         account = params["username"] or msg.sender
-        [result], stats = deliver([msg], make_submitter, account, quota_dir=self.get_option("quota_dir"),
-                                  make_confirmer=make_confirmer, confirm_timeout=self.get_option("confirm_timeout"))
+        # The module's defaults: the relay counts 10,000 a day per sender, Gmail about 500.
+        daily_limit = 10000 if params["service"] == "workspace_relay" else 500
+        [result], stats = deliver([msg], make_submitter, account, daily_limit=daily_limit,
+                                  quota_dir=self.get_option("quota_dir"), make_confirmer=make_confirmer,
+                                  confirm_timeout=self.get_option("confirm_timeout"))
         for warning in stats.get("warnings", []):
             self._display.warning(f"deploy_report: {warning}")
         if result["status"] != "sent" or result["refused"]:
             error = result["error"] or {"message": "refused: " + "; ".join(result["refused"].values())}
-            raise ReportNotSent(error["message"])
+            # The classified error with its fix (a relay refusal says what to change in the Admin console).
+            fix = error.get("remediation")
+            raise ReportNotSent(_in_option_names(f"{error['message']}; fix: {fix}" if fix else error["message"]))
         self._display.display(f"deploy_report: report mailed to {', '.join(result['accepted'])}")
 
     def _spool(self, msg, subject, text, page, exc):

@@ -150,6 +150,32 @@ def check_connection_params(params, extra_ports=()):
     return security
 
 
+def check_submission(params, security, credentials="password, access_token or oauth"):
+    """The rules of sending (the send module, the deploy_report callback) on top of check_connection_params:
+    no credential in plaintext, a credential or a relay that needs none, a username with a credential.
+    ``credentials`` names the caller's credential options. Raises ParameterError."""
+    given = has_credential(params)
+    relay = params.get("service") == "workspace_relay"
+    if relay and security == "none":
+        raise ParameterError("security=none is for a local relay: smtp-relay.gmail.com takes mail over TLS on 587 "
+                             "(security=starttls)")
+    if security == "none" and given:
+        raise ParameterError("security=none would send the credentials in plaintext: it is only for a local relay "
+                             f"without {credentials}; use port 587 (starttls) or 465 (tls)")
+    if security != "none" and not given and not relay:
+        raise ParameterError(f"give one of {credentials} (or security=none for a local relay, or "
+                             "service=workspace_relay from an address the Workspace relay allows)")
+    if given and not params.get("username"):
+        raise ParameterError(f"username is required with {credentials}")
+
+
+def check_relay_sender(sender, domains, where="sender"):
+    """The Workspace relay takes only senders of its domains (and says so only after connecting)."""
+    if not in_domains(sender, domains):
+        raise ParameterError(f"{where}={sender} is not in your Workspace domains ({', '.join(domains)}): "
+                             "smtp-relay.gmail.com refuses it (550 5.7.1); send from an address of your domain")
+
+
 def relay_domains(params):
     """The Workspace domains of the relay checks: domains, else the domain of username (or of sender, for
     send). Raises ParameterError."""

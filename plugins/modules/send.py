@@ -338,6 +338,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
     CONNECTION_MUTUALLY_EXCLUSIVE,
     check_connection_params,
+    check_relay_sender,
+    check_submission,
     connection_argument_spec,
     relay_domains,
 )
@@ -349,9 +351,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._message import (
 )
 from ansible_collections.mailops.gmail.plugins.module_utils._outbox import deliver, session_factories
 from ansible_collections.mailops.gmail.plugins.module_utils._spool import SpoolError
-from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port, in_domains
-
-CREDENTIALS = ("password", "access_token", "oauth")
+from ansible_collections.mailops.gmail.plugins.module_utils._validate import ParameterError, check_port
 
 
 def argument_spec():
@@ -395,21 +395,9 @@ def check_params(params):
     security = check_connection_params(connection)
     params.update(host=connection["host"], ehlohost=connection["ehlohost"])  # filled in by service
     check_port(params["imap_port"], "imap_port")
-    has_credential = any(params.get(name) for name in CREDENTIALS)
-    relay = params["service"] == "workspace_relay"
     if params["daily_limit"] is None:
-        params["daily_limit"] = 10000 if relay else 500
-    if relay and security == "none":
-        raise ParameterError("security=none is for a local relay: smtp-relay.gmail.com takes mail over TLS on 587 "
-                             "(security=starttls)")
-    if security == "none" and has_credential:
-        raise ParameterError("security=none would send the credentials in plaintext: it is only for a local relay "
-                             "without password, access_token or oauth; use port 587 (starttls) or 465 (tls)")
-    if security != "none" and not has_credential and not relay:
-        raise ParameterError("give one of password, access_token or oauth (or security=none for a local relay, or "
-                             "service=workspace_relay from an address the Workspace relay allows)")
-    if has_credential and not params.get("username"):
-        raise ParameterError("username is required with password, access_token or oauth")
+        params["daily_limit"] = 10000 if params["service"] == "workspace_relay" else 500
+    check_submission(params, security)
     for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size", "confirm_timeout"):
         if params[name] < 0:
             raise ParameterError(f"{name} must be 0 or more, got {params[name]}")
@@ -424,10 +412,7 @@ def check_relay_senders(params, prepared):
     """The Workspace relay takes only senders of its domains (and says so only after connecting)."""
     domains = relay_domains(params)
     for index, msg in enumerate(prepared):
-        if not in_domains(msg.sender, domains):
-            where = f"messages[{index}].sender" if params.get("messages") else "sender"
-            raise ParameterError(f"{where}={msg.sender} is not in your Workspace domains ({', '.join(domains)}): "
-                                 "smtp-relay.gmail.com refuses it (550 5.7.1); send from an address of your domain")
+        check_relay_sender(msg.sender, domains, f"messages[{index}].sender" if params.get("messages") else "sender")
 
 
 def summary(results):

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import socket
 import threading
@@ -13,6 +14,7 @@ import time
 import pytest
 
 from test_send import assert_no_secret, conn, control, run_play, send
+from test_service_account import key_file, key_material
 
 SECRET_ARG = "s3cr3t-deploy-argument"  # appears only in module arguments and under no_log
 
@@ -153,3 +155,117 @@ def test_a_trickling_server_ends_send_and_the_callback_within_three_timeouts(gma
     # Two sessions of at most 3 x 3 s each, and Ansible's own start-up (a few seconds on a busy machine).
     assert elapsed < 2 * 9 + 10, elapsed
     assert_no_secret(proc.stdout, proc.stderr)
+
+
+RELAY_USER, RELAY_PW = "alerts@example.com", "wxyzwxyzwxyzwxyz"  # a Workspace user of the relay's domain
+KEY_ENV = "MAILOPS_GMAIL_REPORT_OAUTH_SERVICE_ACCOUNT_FILE"
+WARNING = "deploy_report: the report mail was not sent ("
+
+
+def relay_env(emu, tmp_path, **extra):
+    """The report through the emulator's smtp-relay.gmail.com (its own port: the callback connects by
+    address), with no credential at all, as from a controller named web1.example.com."""
+    return env_for(emu, tmp_path, **{
+        "MAILOPS_GMAIL_REPORT_USERNAME": None, "MAILOPS_GMAIL_REPORT_PASSWORD": None,
+        "MAILOPS_GMAIL_REPORT_SERVICE": "workspace_relay", "MAILOPS_GMAIL_REPORT_SENDER": RELAY_USER,
+        "MAILOPS_GMAIL_REPORT_PORT": str(emu.smtp_relay_port), "MAILOPS_GMAIL_REPORT_EHLO_NAME": "web1.example.com",
+        "MAILOPS_GMAIL_REPORT_WHEN": "always", **extra})
+
+
+def warning_line(proc):
+    """The one line of the callback's warning about the report (Ansible would print a traceback apart)."""
+    out = proc.stdout + proc.stderr
+    lines = [line for line in out.splitlines() if WARNING in line]
+    assert len(lines) == 1, out
+    assert "Traceback" not in out
+    return lines[0]
+
+
+def test_the_relay_takes_the_report_by_address_without_any_credential(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    emu.set(relay_allowlist=["127.0.0.0/8"])
+    proc, _registered = run_play(tmp_path, TASKS[:1], env=relay_env(emu, tmp_path))
+    assert proc.rc == 0, proc.stdout
+    assert "report mailed to dev@example.com, lead@example.com" in proc.stdout
+    [message] = emu.messages()
+    assert (message["service"], message["auth_user"], message["mail_from"]) == ("relay", None, RELAY_USER)
+    assert "from web1.example.com ([127.0.0.1])" in dict(message["headers"])["Received"]
+    [session] = emu.sessions()  # no login, so no Sent Mail to look in either
+    assert not [c for c in session["commands"] if c.startswith("AUTH")]
+    assert_no_secret(proc.stdout, proc.stderr)
+
+
+def test_a_relay_refusal_is_a_classified_warning_and_the_run_goes_on(gmail_emulator, tmp_path):
+    emu = gmail_emulator
+    emu.set(relay_allowlist=["10.0.0.0/8"])  # not the controller's address
+    proc, _registered = run_play(tmp_path, TASKS[:1], env=relay_env(emu, tmp_path))
+    assert proc.rc == 0, proc.stdout  # as without the callback
+    line = warning_line(proc)
+    assert "MAIL FROM at" in line and "Invalid credentials for relay [127.0.0.1]" in line, line
+    # relay_denied's fix (plugins/module_utils/_errors.py), not a generic one
+    fix = ("; fix: smtp-relay.gmail.com could not tie this host to your Workspace domain: add the host's public"
+           " address to the SMTP relay service's allowed IP addresses")
+    assert fix in line, line
+    assert "the EHLO name (ehlo_name)" in line  # this callback's option, not the module's ehlohost
+    assert "report written to" in line
+    assert emu.messages() == [] and len(glob.glob(str(tmp_path / "spool" / "*.eml"))) == 1
+    assert_no_secret(proc.stdout, proc.stderr)
+
+
+def test_a_service_account_key_file_sends_the_report_and_shows_no_key(gmail_emulator, tmp_path):
+    """No allowlist: the relay wants SMTP AUTH, here XOAUTH2 with a token the key signed for alerts@example.com."""
+    emu = gmail_emulator
+    env = relay_env(emu, tmp_path, MAILOPS_GMAIL_REPORT_USERNAME=RELAY_USER, MAILOPS_GMAIL_REPORT_EHLO_NAME=None,
+                    MAILOPS_GMAIL_REPORT_OAUTH_TOKEN_URI=emu.token_uri, **{KEY_ENV: key_file(emu, tmp_path)})
+    proc, _registered = run_play(tmp_path, TASKS, extra_args=("-vvv",), env=env)
+    assert proc.rc == 2  # the failed task, not the callback
+    assert "report mailed to dev@example.com, lead@example.com" in proc.stdout, proc.stdout + proc.stderr
+    [message] = emu.messages()
+    assert (message["service"], message["auth_user"], message["auth_mechanism"]) == ("relay", RELAY_USER, "XOAUTH2")
+    grants = [r for r in emu.token_requests() if r["grant_type"] == "urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert [(r["user"], r["status"]) for r in grants] == [(RELAY_USER, 200)]
+    with open(emu.service_account_files["relay-sender"], encoding="utf-8") as fh:
+        client_email = json.load(fh)["client_email"]
+    for piece in key_material(emu):
+        assert piece not in proc.stdout and piece not in proc.stderr
+    assert client_email not in proc.stdout + proc.stderr  # nothing of the key file is shown
+    assert_no_secret(proc.stdout, proc.stderr, *eml_texts(emu))
+
+
+# name -> (environment over relay_env, what the one warning line must say). Nothing connects.
+BAD_OPTIONS = {
+    "service": ({"MAILOPS_GMAIL_REPORT_SERVICE": "sendgrid"},
+                "service=sendgrid is unknown: set service to gmail (smtp.gmail.com) or workspace_relay"),
+    "ehlo_name": ({"MAILOPS_GMAIL_REPORT_EHLO_NAME": "web1.internal"},
+                  "ehlo_name=web1.internal is not in your Workspace domains (example.com): without SMTP AUTH"),
+    "sender": ({"MAILOPS_GMAIL_REPORT_SENDER": "ops@other.example", "MAILOPS_GMAIL_REPORT_DOMAINS": "example.com"},
+               "sender=ops@other.example is not in your Workspace domains (example.com)"),
+    "domains": ({"MAILOPS_GMAIL_REPORT_DOMAINS": "gmail.com", "MAILOPS_GMAIL_REPORT_EHLO_NAME": "x.gmail.com"},
+                "smtp-relay.gmail.com is for Google Workspace domains, not gmail.com: use service=gmail"),
+    "plaintext": ({"MAILOPS_GMAIL_REPORT_SECURITY": "none", "MAILOPS_GMAIL_REPORT_PORT": "25"},
+                  "security=none is for a local relay: smtp-relay.gmail.com takes mail over TLS on 587"),
+    "key_mode": ({"MAILOPS_GMAIL_REPORT_USERNAME": RELAY_USER, KEY_ENV: "KEY"},
+                 "oauth_service_account_file=KEY can be read by others (mode 0644): it holds a private key; make it"
+                 " 0600 (chmod 600)"),
+    "two_credentials": ({"MAILOPS_GMAIL_REPORT_USERNAME": RELAY_USER, "MAILOPS_GMAIL_REPORT_PASSWORD": RELAY_PW,
+                         KEY_ENV: "KEY"},
+                        "more than one credential is set (password, oauth)"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_OPTIONS)
+def test_a_bad_option_is_one_warning_naming_it_and_the_run_goes_on(gmail_emulator, tmp_path, case):
+    emu = gmail_emulator
+    emu.set(relay_allowlist=["127.0.0.0/8"])
+    key = key_file(emu, tmp_path, mode=0o644 if case == "key_mode" else 0o600)
+    extra, words = BAD_OPTIONS[case]
+    extra = {name: key if value == "KEY" else value for name, value in extra.items()}
+    proc, _registered = run_play(tmp_path, TASKS[:1], env=relay_env(emu, tmp_path, **extra))
+    assert proc.rc == 0, proc.stdout
+    line = warning_line(proc)
+    assert words.replace("KEY", key) in line, line
+    assert "report written to" in line
+    assert emu.sessions() == [] and emu.token_requests() == []
+    assert_no_secret(proc.stdout, proc.stderr)
+    for piece in key_material(emu) + [RELAY_PW]:
+        assert piece not in proc.stdout + proc.stderr

@@ -104,7 +104,7 @@ def test_unsendable_report_warns_and_spools(callback, tmp_path):
 
 @pytest.mark.parametrize("change, fragment", [
     ({"to": None}, "no recipients"),
-    ({"password": None}, "no credentials"),
+    ({"password": None}, "give one of password (MAILOPS_GMAIL_REPORT_PASSWORD or password_file)"),
     ({"security": "none", "port": 25, "password": "abcdefghijklmnop"}, "only for a local relay"),
     ({"port": 465, "security": "starttls", "password": "x"}, "does not work with port=465"),
 ])
