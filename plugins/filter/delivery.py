@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: mailops.gmail contributors
-"""The fleet's delivery table: which host's probe mail Gmail holds, from mailops.gmail.mailbox_info's result."""
+"""The fleet's delivery table: which host's probe mail Gmail holds, from mailops.gmail.mailbox_info's result;
+and Postfix's reason for mail still queued, readable."""
 
 from __future__ import annotations
 
@@ -12,12 +13,19 @@ COLUMNS = ("host", "path", "arrived", "seconds", "TLS", "detail")
 PROBE_HEADER = "X-Mailops-Probe"
 # Gmail's Received line for a submission: "... with ESMTPSA id ... (version=TLS1_3 cipher=...)".
 _TLS = re.compile(r"version=TLS1_(\d)")
+# postqueue -j joins the lines of a server's multi-line reply with "?" (Postfix's printable()).
+_REPLY_LINE = re.compile(r"\?(?=[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3} )")
 
 
 def _tls(message):
     received = (message.get("headers") or {}).get("Received") or ""
     match = _TLS.search(received)
     return f"TLSv1.{match.group(1)}" if match else "-"
+
+
+def queue_reason(reason):
+    """Postfix's delay_reason with the lines of the server's reply joined by a space instead of "?"."""
+    return _REPLY_LINE.sub(" ", "" if reason is None else str(reason))
 
 
 def delivery_report(probes, messages):
@@ -66,4 +74,4 @@ def text_table(rows, columns=COLUMNS):
 
 class FilterModule:
     def filters(self):
-        return {"delivery_report": delivery_report}
+        return {"delivery_report": delivery_report, "queue_reason": queue_reason}

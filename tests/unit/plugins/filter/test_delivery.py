@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.gmail.plugins.filter.delivery import delivery_report
+from ansible_collections.mailops.gmail.plugins.filter.delivery import delivery_report, queue_reason
 
 RECEIVED = ("from web1 ([10.0.0.5]) by smtp.gmail.com with ESMTPSA id x; (version=TLS1_3 "
             "cipher=TLS_AES_256_GCM_SHA384 bits=256/256); Wed, 02 Dec 2026 04:10:00 -0800 (PST)")
@@ -44,3 +44,14 @@ def test_one_row_per_probe_with_the_reason_for_each_missing_one():
 def test_probes_of_the_wrong_shape_are_an_error():
     with pytest.raises(AnsibleFilterError, match="probes must be a list"):
         delivery_report([{"host": "web1"}], [])
+
+
+def test_queue_reason_joins_the_reply_lines_postqueue_joined_with_a_question_mark():
+    reason = ("SASL authentication failed; server smtp.gmail.com[192.0.2.1] said: 535-5.7.8 Username and Password "
+              "not accepted. For more information, go to?535 5.7.8  https://support.google.com/mail/?p=BadCredentials"
+              " x - gsmtp")
+    assert queue_reason(reason) == reason.replace("go to?535 5.7.8", "go to 535 5.7.8")  # the URL's "?" stays
+    relay = "said: 450-4.7.1 Invalid credentials for relay [192.0.2.7]. The IP address you've?450-4.7.1 registered"
+    assert queue_reason(relay).endswith("you've 450-4.7.1 registered")
+    assert queue_reason(None) == ""
+    assert queue_reason("connect to x: Connection refused") == "connect to x: Connection refused"
