@@ -28,6 +28,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
     check_readable_file,
     check_strings,
     in_domains,
+    is_consumer_domain,
     resolve_security,
 )
 
@@ -186,7 +187,7 @@ def relay_domains(params):
     if not domains:
         raise ParameterError("service=workspace_relay needs domains (your Workspace domains, e.g. [example.com]), "
                              "or username or sender (an address in one of them)")
-    if "gmail.com" in domains or "googlemail.com" in domains:
+    if any(is_consumer_domain(d) for d in domains):
         raise ParameterError("smtp-relay.gmail.com is for Google Workspace domains, not gmail.com: use "
                              "service=gmail (smtp.gmail.com) for a consumer account")
     return domains

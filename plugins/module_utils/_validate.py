@@ -48,6 +48,15 @@ def is_address(value):
     return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
 
 
+# Consumer Gmail's domains: no Workspace domain, never the Workspace relay's.
+CONSUMER_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+def is_consumer_domain(domain):
+    """Whether a domain (or an address's) is consumer Gmail's, which smtp-relay.gmail.com relays for none of."""
+    return isinstance(domain, str) and domain.rpartition("@")[2].strip().lower().rstrip(".") in CONSUMER_DOMAINS
+
+
 def in_domains(name, domains):
     """Whether a host name, or an address's domain, is one of ``domains`` or under one (the Workspace relay's rule
     for the EHLO name and the sender)."""

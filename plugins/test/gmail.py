@@ -17,6 +17,11 @@ def in_domains(value, domains):
     return isinstance(value, str) and _validate.in_domains(value, domains or [])
 
 
+def consumer_domain(value):
+    """True for consumer Gmail's domains (gmail.com, googlemail.com) or an address in one."""
+    return _validate.is_consumer_domain(value)
+
+
 class TestModule:
     def tests(self):
-        return {"address": address, "in_domains": in_domains}
+        return {"address": address, "in_domains": in_domains, "consumer_domain": consumer_domain}

@@ -41,6 +41,8 @@ BAD_INPUT = {
     "relay_ehlo_outside": ({"msmtp_service": "workspace_relay", "msmtp_from": "alerts@example.com",
                             "msmtp_ehlo_name": "web1.internal"},
                            "msmtp_ehlo_name (web1.internal) is not in your Workspace domains (example.com)"),
+    "relay_gmail_domain": ({**GOOD, "msmtp_service": "workspace_relay", "msmtp_ehlo_name": "web1.gmail.com"},
+                           "msmtp_domains: gmail.com is no Workspace domain"),
     "oauth_both_kinds": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": dict(OAUTH, service_account_key="{}")},
                          "msmtp_oauth needs either client_id, client_secret and refresh_token, or a service account"),
     "refresh_without_client": ({"msmtp_username": "a@gmail.com", "msmtp_oauth": {"refresh_token": "1//x"}},

@@ -126,3 +126,16 @@ def test_in_domains_is_the_workspace_relay_rule(name, expected):
 
     assert in_domains(name, ["example.com", "corp.example.net"]) is expected
     assert jinja_test(name, ["Example.com"]) is expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("gmail.com", True), ("GoogleMail.com.", True), ("ops.alerts@gmail.com", True), ("example.com", False),
+    ("gmail.com.example.net", False), ("mygmail.com", False), ("", False), (None, False),
+])
+def test_consumer_domains_are_never_the_relays(value, expected):
+    """The modules' refusal of domains=[gmail.com] and the roles' Jinja test (mailops.gmail.consumer_domain)."""
+    from ansible_collections.mailops.gmail.plugins.module_utils._validate import is_consumer_domain
+    from ansible_collections.mailops.gmail.plugins.test.gmail import consumer_domain
+
+    assert is_consumer_domain(value) is expected
+    assert consumer_domain(value) is expected
