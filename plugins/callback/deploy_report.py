@@ -270,6 +270,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.mailops.gmail.plugins.module_utils import _spool
 from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
+    DAILY_LIMITS,
     SERVICES,
     check_connection_params,
     check_relay_sender,
@@ -400,8 +401,8 @@ class CallbackModule(CallbackBase):
         return oauth
 
     def _params(self, msg):
-        """The send module's connection parameters, checked by the same code (module_utils._credentials)
-        and by the rules the module adds (plugins/modules/send.py check_params, check_relay_senders)."""
+        """The send module's connection parameters, checked by the same code as in the module
+        (module_utils._credentials: check_connection_params, check_submission, check_relay_sender)."""
         service = self.get_option("service") or "gmail"
         if service not in SERVICES:
             raise ReportNotSent(f"service={service} is unknown: set service to gmail (smtp.gmail.com) or "
@@ -428,8 +429,7 @@ class CallbackModule(CallbackBase):
         make_submitter, make_confirmer = session_factories(params, params["security"],
                                                            retries=self.get_option("retries"))
         account = params["username"] or msg.sender
-        # The module's defaults: the relay counts 10,000 a day per sender, Gmail about 500.
-        daily_limit = 10000 if params["service"] == "workspace_relay" else 500
+        daily_limit = DAILY_LIMITS[params["service"]]  # the module's defaults
         [result], stats = deliver([msg], make_submitter, account, daily_limit=daily_limit,
                                   quota_dir=self.get_option("quota_dir"), make_confirmer=make_confirmer,
                                   confirm_timeout=self.get_option("confirm_timeout"))

@@ -66,6 +66,8 @@ def credential_argument_spec(require_credentials=True):
 
 GMAIL_HOST, RELAY_HOST = "smtp.gmail.com", "smtp-relay.gmail.com"
 SERVICES = ("gmail", "workspace_relay")
+# Messages a day: about 500 on a consumer account; the relay's 10,000 per sender.
+DAILY_LIMITS = {"gmail": 500, "workspace_relay": 10000}
 
 
 def connection_argument_spec(require_credentials=True):

@@ -337,6 +337,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.gmail.plugins.module_utils._credentials import (
     CONNECTION_MUTUALLY_EXCLUSIVE,
+    DAILY_LIMITS,
     check_connection_params,
     check_relay_sender,
     check_submission,
@@ -396,7 +397,7 @@ def check_params(params):
     params.update(host=connection["host"], ehlohost=connection["ehlohost"])  # filled in by service
     check_port(params["imap_port"], "imap_port")
     if params["daily_limit"] is None:
-        params["daily_limit"] = 10000 if params["service"] == "workspace_relay" else 500
+        params["daily_limit"] = DAILY_LIMITS[params["service"]]
     check_submission(params, security)
     for name in ("retries", "retry_delay", "dedupe_window", "daily_limit", "max_message_size", "confirm_timeout"):
         if params[name] < 0:
