@@ -43,6 +43,12 @@ def smtp_security(port, security="auto"):
         raise AnsibleFilterError(f"smtp_security: {exc}") from None
 
 
+def relay_domains(domains, identity=""):
+    """The Workspace relay's domains, as the modules take them: ``domains``, else the address's domain."""
+    return _validate.workspace_domains(domains, identity if isinstance(identity, str) else "")
+
+
 class FilterModule:
     def filters(self):
-        return {"smtp_security": smtp_security, "smtp_security_problem": smtp_security_problem}
+        return {"smtp_security": smtp_security, "smtp_security_problem": smtp_security_problem,
+                "relay_domains": relay_domains}

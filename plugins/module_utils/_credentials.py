@@ -30,6 +30,7 @@ from ansible_collections.mailops.gmail.plugins.module_utils._validate import (
     in_domains,
     is_consumer_domain,
     resolve_security,
+    workspace_domains,
 )
 
 CREDENTIAL_OPTIONS = ("password", "access_token", "oauth")
@@ -182,10 +183,8 @@ def check_relay_sender(sender, domains, where="sender"):
 def relay_domains(params):
     """The Workspace domains of the relay checks: domains, else the domain of username (or of sender, for
     send). Raises ParameterError."""
-    domains = [d.strip().lower().rstrip(".") for d in params.get("domains") or [] if d and d.strip()]
     identity = params.get("username") or email.utils.parseaddr(params.get("sender") or "")[1]
-    if not domains and "@" in identity:
-        domains = [identity.rpartition("@")[2].lower()]
+    domains = workspace_domains(params.get("domains"), identity)
     if not domains:
         raise ParameterError("service=workspace_relay needs domains (your Workspace domains, e.g. [example.com]), "
                              "or username or sender (an address in one of them)")

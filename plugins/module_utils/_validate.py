@@ -57,6 +57,15 @@ def is_consumer_domain(domain):
     return isinstance(domain, str) and domain.rpartition("@")[2].strip().lower().rstrip(".") in CONSUMER_DOMAINS
 
 
+def workspace_domains(domains, identity=""):
+    """The Workspace relay's domains: ``domains`` (trimmed, lower case), else the domain of the address
+    ``identity``; [] when neither gives one."""
+    found = [str(d).strip().lower().rstrip(".") for d in domains or [] if d and str(d).strip()]
+    if not found and "@" in (identity or ""):
+        found = [identity.rpartition("@")[2].strip().lower()]
+    return found
+
+
 def in_domains(name, domains):
     """Whether a host name, or an address's domain, is one of ``domains`` or under one (the Workspace relay's rule
     for the EHLO name and the sender)."""

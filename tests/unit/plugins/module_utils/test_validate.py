@@ -139,3 +139,16 @@ def test_consumer_domains_are_never_the_relays(value, expected):
 
     assert is_consumer_domain(value) is expected
     assert consumer_domain(value) is expected
+
+
+@pytest.mark.parametrize("domains, identity, expected", [
+    (["Example.com ", "corp.example.net."], "x@other.org", ["example.com", "corp.example.net"]),
+    ([], "Alerts@Example.COM", ["example.com"]), (None, "", []), (["", " "], "root", []),
+])
+def test_workspace_domains_are_given_or_the_senders(domains, identity, expected):
+    """The modules' domains and the roles' filter (mailops.gmail.relay_domains) are this one function."""
+    from ansible_collections.mailops.gmail.plugins.filter.gmail import relay_domains
+    from ansible_collections.mailops.gmail.plugins.module_utils._validate import workspace_domains
+
+    assert workspace_domains(domains, identity) == expected
+    assert relay_domains(domains, identity) == expected
